@@ -1,0 +1,23 @@
+//! What every Sophia MCP server shares.
+//!
+//! Each rule of `SERVER-CONTRACT.md` is implemented once here: the command line ([`cli`]), serving
+//! over stdio, Streamable HTTP and legacy SSE ([`serve`], [`sse`]), bearer auth and DNS-rebinding
+//! guards ([`guard`]), telemetry to stderr ([`telemetry`]), the two-tier tool error ([`error`]),
+//! the response budget and cursors ([`budget`]), the upstream HTTP client ([`upstream`]), schema
+//! snapshots ([`schema`]) and test helpers ([`testing`]).
+
+pub mod budget;
+pub mod cli;
+pub mod error;
+pub mod guard;
+pub mod schema;
+pub mod serve;
+pub mod sse;
+pub mod telemetry;
+pub mod testing;
+pub mod upstream;
+
+pub use budget::Budget;
+pub use cli::{CommonArgs, TransportKind};
+pub use error::{ToolError, ToolResult};
+pub use serve::{ServerMeta, SophiaServer};
