@@ -72,6 +72,17 @@ impl Budget {
         limit: usize,
         items: impl IntoIterator<Item = T>,
     ) -> Packed<T> {
+        Self::pack_by(available, limit, items, |item| json_chars(item) + 1)
+    }
+
+    /// [`Budget::pack`] with the caller's measure of an item (e.g. its pretty-printed size when
+    /// the text block is pretty JSON).
+    pub fn pack_by<T>(
+        available: usize,
+        limit: usize,
+        items: impl IntoIterator<Item = T>,
+        size_of: impl Fn(&T) -> usize,
+    ) -> Packed<T> {
         let mut out = Vec::new();
         let mut used = 0usize;
         let mut iter = items.into_iter().peekable();
@@ -80,7 +91,7 @@ impl Budget {
             if out.len() >= limit {
                 break;
             }
-            let size = json_chars(item) + 1;
+            let size = size_of(item);
             if !out.is_empty() && used + size > available {
                 cut_by_budget = true;
                 break;
@@ -189,7 +200,10 @@ mod tests {
     #[test]
     fn cursor_round_trips_and_rejects_foreign_kinds() {
         let c = encode_cursor("read_graph", &(3u64, 9u64));
-        assert_eq!(decode_cursor::<(u64, u64)>("read_graph", &c).ok(), Some((3, 9)));
+        assert_eq!(
+            decode_cursor::<(u64, u64)>("read_graph", &c).ok(),
+            Some((3, 9))
+        );
         assert!(decode_cursor::<(u64, u64)>("search_nodes", &c).is_err());
         assert!(decode_cursor::<(u64, u64)>("read_graph", "garbage!").is_err());
     }

@@ -12,8 +12,8 @@ pub enum ToolError {
     /// The caller's input was wrong in a way the schema could not express.
     #[error("invalid input: {0}")]
     InvalidInput(String),
-    /// The thing asked for does not exist.
-    #[error("not found: {0}")]
+    /// The thing asked for does not exist. The message is a whole sentence.
+    #[error("{0}")]
     NotFound(String),
     /// A credential is not configured.
     #[error("{service} is not configured: set {variable}")]
@@ -68,13 +68,13 @@ mod tests {
     #[test]
     fn tool_error_becomes_is_error_result_not_protocol_error() {
         let r: Result<rmcp::Json<serde_json::Value>, ToolError> =
-            Err(ToolError::NotFound("entity \"x\"".into()));
+            Err(ToolError::NotFound("channel not found: #x".into()));
         let Ok(CallToolResponse::Complete(result)) = r.into_call_tool_result() else {
             panic!("expected a complete tool result");
         };
         assert_eq!(result.is_error, Some(true));
         let text = result.content[0].as_text().map(|t| t.text.clone());
-        assert_eq!(text.as_deref(), Some("not found: entity \"x\""));
+        assert_eq!(text.as_deref(), Some("channel not found: #x"));
     }
 
     #[test]
@@ -83,11 +83,17 @@ mod tests {
             service: "Slack",
             variable: "SLACK_BOT_TOKEN",
         };
-        assert_eq!(e.to_string(), "Slack is not configured: set SLACK_BOT_TOKEN");
+        assert_eq!(
+            e.to_string(),
+            "Slack is not configured: set SLACK_BOT_TOKEN"
+        );
         let e = ToolError::RateLimited {
             service: "Gong",
             retry_after: Some(Duration::from_secs(7)),
         };
-        assert_eq!(e.to_string(), "Gong is rate limiting requests; retry after 7s");
+        assert_eq!(
+            e.to_string(),
+            "Gong is rate limiting requests; retry after 7s"
+        );
     }
 }

@@ -42,7 +42,11 @@ pub fn lint(tools: &[Tool]) -> Vec<String> {
     let mut problems = Vec::new();
     for tool in tools {
         let name = &tool.name;
-        if tool.description.as_deref().is_none_or(|d| d.trim().is_empty()) {
+        if tool
+            .description
+            .as_deref()
+            .is_none_or(|d| d.trim().is_empty())
+        {
             problems.push(format!("{name}: no description"));
         }
         if tool
@@ -145,21 +149,35 @@ mod tests {
         let any_of = tool("c", json!({"type":"object","anyOf":[]}), Some(false));
         assert!(lint(&[ok]).is_empty());
         assert_eq!(lint(&[no_hint]), vec!["b: no explicit read_only_hint"]);
-        assert_eq!(lint(&[any_of]), vec!["c: input schema has anyOf at its root"]);
+        assert_eq!(
+            lint(&[any_of]),
+            vec!["c: input schema has anyOf at its root"]
+        );
     }
 
     #[test]
     fn snapshot_detects_drift() {
         let dir = tempfile::tempdir().unwrap();
-        let t = tool("a", json!({"type":"object","properties":{"x":{"type":"string"}}}), Some(true));
+        let t = tool(
+            "a",
+            json!({"type":"object","properties":{"x":{"type":"string"}}}),
+            Some(true),
+        );
         let text = serde_json::to_string_pretty(&snapshot(&t)).unwrap() + "\n";
         std::fs::write(dir.path().join("a.json"), text).unwrap();
         assert!(check_snapshots(dir.path(), std::slice::from_ref(&t)).is_empty());
-        let changed = tool("a", json!({"type":"object","properties":{"x":{"type":"integer"}}}), Some(true));
+        let changed = tool(
+            "a",
+            json!({"type":"object","properties":{"x":{"type":"integer"}}}),
+            Some(true),
+        );
         let problems = check_snapshots(dir.path(), &[changed]);
         assert!(problems[0].contains("drifted"), "{problems:?}");
         std::fs::write(dir.path().join("gone.json"), "{}").unwrap();
         let problems = check_snapshots(dir.path(), &[t]);
-        assert!(problems.iter().any(|p| p.contains("gone.json")), "{problems:?}");
+        assert!(
+            problems.iter().any(|p| p.contains("gone.json")),
+            "{problems:?}"
+        );
     }
 }

@@ -8,10 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::{
-    Json as AxumJson, Router,
-    extract::State,
-    response::IntoResponse,
-    routing::get,
+    Json as AxumJson, Router, extract::State, response::IntoResponse, routing::get,
     serve::ListenerExt,
 };
 use rmcp::{
@@ -75,7 +72,9 @@ pub async fn run<S: SophiaServer>(meta: ServerMeta, args: &CommonArgs, server: S
         let tools = server.tools();
         return match serde_json::to_string_pretty(&tools_json(&tools)) {
             Ok(s) => {
-                println!("{s}");
+                use std::io::Write;
+                // A closed pipe (`| head`) is not an error worth a panic.
+                let _ = writeln!(std::io::stdout().lock(), "{s}");
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -87,11 +86,13 @@ pub async fn run<S: SophiaServer>(meta: ServerMeta, args: &CommonArgs, server: S
     if args.check {
         return match server.check().await {
             Ok(line) => {
-                println!("{}: ok: {line}", meta.name);
+                use std::io::Write;
+                let _ = writeln!(std::io::stdout().lock(), "{}: ok: {line}", meta.name);
                 ExitCode::SUCCESS
             }
             Err(line) => {
-                println!("{}: not ok: {line}", meta.name);
+                use std::io::Write;
+                let _ = writeln!(std::io::stdout().lock(), "{}: not ok: {line}", meta.name);
                 ExitCode::FAILURE
             }
         };
@@ -142,7 +143,10 @@ async fn wait_for_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-async fn serve_stdio<S: SophiaServer>(server: S, shutdown: CancellationToken) -> Result<(), String> {
+async fn serve_stdio<S: SophiaServer>(
+    server: S,
+    shutdown: CancellationToken,
+) -> Result<(), String> {
     let transport = rmcp::transport::stdio_pipes();
     let running = server
         .serve_with_ct(transport, shutdown.child_token())
@@ -287,5 +291,20 @@ async fn serve_http<S: SophiaServer>(
             tracing::warn!("in-flight requests did not finish within {DRAIN:?}; exiting");
             Ok(())
         }
+    }
+}
+
+/// `--read-only`: remove every tool whose `read_only_hint` is not `true` from the router.
+pub fn retain_read_only<S: Send + Sync + 'static>(
+    router: &mut rmcp::handler::server::router::tool::ToolRouter<S>,
+) {
+    let writes: Vec<String> = router
+        .list_all()
+        .into_iter()
+        .filter(|t| t.annotations.as_ref().and_then(|a| a.read_only_hint) != Some(true))
+        .map(|t| t.name.to_string())
+        .collect();
+    for name in writes {
+        router.remove_route(&name);
     }
 }

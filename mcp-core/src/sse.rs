@@ -115,7 +115,11 @@ async fn open_session(State(state): State<SseState>) -> Response {
     let last_seen = Arc::new(Mutex::new(Instant::now()));
     {
         let Ok(mut sessions) = state.sessions.lock() else {
-            return (StatusCode::INTERNAL_SERVER_ERROR, "session table unavailable").into_response();
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "session table unavailable",
+            )
+                .into_response();
         };
         if sessions.len() >= state.config.max_sessions {
             return (
@@ -236,7 +240,11 @@ async fn post_message(
     };
     let sender = {
         let Ok(sessions) = state.sessions.lock() else {
-            return (StatusCode::INTERNAL_SERVER_ERROR, "session table unavailable").into_response();
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "session table unavailable",
+            )
+                .into_response();
         };
         match sessions.get(&id) {
             Some(session) if !session.cancel.is_cancelled() => {

@@ -83,7 +83,11 @@ impl HttpChild {
                 if let Some(rest) = line.split("listening on http://").nth(1)
                     && let Some(t) = tx.take()
                 {
-                    let addr = rest.split_whitespace().next().unwrap_or_default().to_string();
+                    let addr = rest
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_string();
                     let _ = t.send(addr).await;
                 }
                 if let Ok(mut s) = sink.lock() {
@@ -105,10 +109,8 @@ impl HttpChild {
 
     /// Connect rmcp's Streamable HTTP client to `/mcp`.
     pub async fn mcp_client(&self) -> Result<Client, TestError> {
-        let transport = rmcp::transport::StreamableHttpClientTransport::from_uri(format!(
-            "{}/mcp",
-            self.base
-        ));
+        let transport =
+            rmcp::transport::StreamableHttpClientTransport::from_uri(format!("{}/mcp", self.base));
         Ok(().serve(transport).await?)
     }
 }

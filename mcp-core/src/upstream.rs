@@ -165,7 +165,9 @@ mod tests {
                         Some((code, retry)) => {
                             let code = S::from_u16(*code).unwrap_or(S::INTERNAL_SERVER_ERROR);
                             match retry {
-                                Some(r) => (code, [("retry-after", *r)], "slow down").into_response(),
+                                Some(r) => {
+                                    (code, [("retry-after", *r)], "slow down").into_response()
+                                }
                                 None => (code, "nope").into_response(),
                             }
                         }
@@ -193,7 +195,9 @@ mod tests {
     async fn retries_429_then_succeeds() {
         let (url, hits) = fake(vec![(429, None), (503, None)]).await;
         let client = build_client("t", "0", Duration::from_secs(5)).unwrap();
-        let r = send_with_retry(|| client.get(&url), true, &fast()).await.unwrap();
+        let r = send_with_retry(|| client.get(&url), true, &fast())
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
         assert_eq!(hits.load(Ordering::SeqCst), 3);
     }
@@ -203,18 +207,26 @@ mod tests {
         let (url, hits) = fake(vec![(429, Some("1"))]).await;
         let client = build_client("t", "0", Duration::from_secs(5)).unwrap();
         let t = Instant::now();
-        let r = send_with_retry(|| client.get(&url), true, &fast()).await.unwrap();
+        let r = send_with_retry(|| client.get(&url), true, &fast())
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
         assert_eq!(hits.load(Ordering::SeqCst), 2);
         // Lower bound only: waiting at least what the server asked is the behaviour under test.
-        assert!(t.elapsed() >= Duration::from_millis(950), "{:?}", t.elapsed());
+        assert!(
+            t.elapsed() >= Duration::from_millis(950),
+            "{:?}",
+            t.elapsed()
+        );
     }
 
     #[tokio::test]
     async fn gives_up_after_the_bound() {
         let (url, hits) = fake(vec![(503, None); 10]).await;
         let client = build_client("t", "0", Duration::from_secs(5)).unwrap();
-        let r = send_with_retry(|| client.get(&url), true, &fast()).await.unwrap();
+        let r = send_with_retry(|| client.get(&url), true, &fast())
+            .await
+            .unwrap();
         assert_eq!(r.status(), 503, "the last response is handed back");
         assert_eq!(hits.load(Ordering::SeqCst), 4);
     }
@@ -228,7 +240,9 @@ mod tests {
             max_total: Duration::from_secs(5),
             ..fast()
         };
-        let r = send_with_retry(|| client.get(&url), true, &policy).await.unwrap();
+        let r = send_with_retry(|| client.get(&url), true, &policy)
+            .await
+            .unwrap();
         assert_eq!(r.status(), 429);
         assert_eq!(hits.load(Ordering::SeqCst), 1);
     }
@@ -237,7 +251,9 @@ mod tests {
     async fn non_idempotent_post_is_not_retried() {
         let (url, hits) = fake(vec![(503, None)]).await;
         let client = build_client("t", "0", Duration::from_secs(5)).unwrap();
-        let r = send_with_retry(|| client.post(&url), false, &fast()).await.unwrap();
+        let r = send_with_retry(|| client.post(&url), false, &fast())
+            .await
+            .unwrap();
         assert_eq!(r.status(), 503);
         assert_eq!(hits.load(Ordering::SeqCst), 1);
     }
@@ -245,7 +261,10 @@ mod tests {
     #[tokio::test]
     async fn errors_never_carry_the_url_or_its_secrets() {
         let client = build_client("t", "0", Duration::from_millis(500)).unwrap();
-        let policy = RetryPolicy { max_attempts: 1, ..fast() };
+        let policy = RetryPolicy {
+            max_attempts: 1,
+            ..fast()
+        };
         // Port 9 (discard) on loopback is closed here: connection refused.
         let e = send_with_retry(
             || client.get("http://127.0.0.1:9/x?token=supersecret"),

@@ -1,0 +1,373 @@
+//! sophia-memory: the reference MCP memory server's knowledge graph (same nine tools, same
+//! shapes) on an embedded SQLite store that several processes can share without losing a write,
+//! with paged reads that respect the response budget.
+
+pub mod import;
+pub mod model;
+pub mod store;
+mod tools;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use mcp_core::{Budget, ToolError};
+use rmcp::{
+    ErrorData, RoleServer, ServerHandler,
+    handler::server::router::tool::ToolRouter,
+    model::{
+        Implementation, ListResourcesResult, PaginatedRequestParams, ReadResourceRequestParams,
+        ReadResourceResponse, ReadResourceResult, Resource, ResourceContents, ServerCapabilities,
+        ServerConfig, SubscribeRequestParams, SubscriptionFilter, UnsubscribeRequestParams,
+    },
+    service::{Peer, RequestContext, SubscriptionContext, SubscriptionSink},
+    tool_handler,
+};
+
+pub use store::{Durability, Store, StoreError};
+
+/// The one resource: the whole graph.
+pub const GRAPH_URI: &str = "memory://knowledge-graph";
+/// Binary name.
+pub const NAME: &str = "sophia-memory";
+/// Default HTTP port.
+pub const PORT: u16 = 9000;
+
+/// Typed configuration, built once in `main` (tests build it directly).
+#[derive(Debug, Clone)]
+pub struct MemoryConfig {
+    /// The SQLite file (`SOPHIA_MEMORY_DB`).
+    pub db_path: PathBuf,
+    pub durability: Durability,
+    pub budget: Budget,
+    /// Remove every tool that is not read-only.
+    pub read_only: bool,
+}
+
+impl MemoryConfig {
+    /// Defaults for a database at `db_path`.
+    pub fn new(db_path: impl Into<PathBuf>) -> Self {
+        Self {
+            db_path: db_path.into(),
+            durability: Durability::Full,
+            budget: Budget::default(),
+            read_only: false,
+        }
+    }
+}
+
+/// The default database location: the user's data directory, `…/sophia/memory.db`.
+pub fn default_db_path() -> PathBuf {
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let base = if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        PathBuf::from(x)
+    } else if cfg!(target_os = "macos") {
+        home.map(|h| h.join("Library/Application Support"))
+            .unwrap_or_else(|| PathBuf::from("."))
+    } else if cfg!(windows) {
+        std::env::var_os("APPDATA")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."))
+    } else {
+        home.map(|h| h.join(".local/share"))
+            .unwrap_or_else(|| PathBuf::from("."))
+    };
+    base.join("sophia").join("memory.db")
+}
+
+enum Subscriber {
+    /// `resources/subscribe` (protocol versions before 2026-07-28).
+    Legacy {
+        peer: Peer<RoleServer>,
+        uri: String,
+        /// The HTTP session id, or "" for stdio/SSE connections.
+        session: String,
+    },
+    /// `subscriptions/listen` (2026-07-28).
+    Listen { id: u64, sink: SubscriptionSink },
+}
+
+struct Shared {
+    store: Mutex<Store>,
+    budget: Budget,
+    db_path: PathBuf,
+    subscribers: Mutex<Vec<Subscriber>>,
+    next_listen_id: std::sync::atomic::AtomicU64,
+}
+
+/// The server. Cheap to clone: rmcp's per-request factory clones it; the state is shared.
+#[derive(Clone)]
+pub struct MemoryServer {
+    shared: Arc<Shared>,
+    tool_router: Arc<ToolRouter<Self>>,
+}
+
+impl MemoryServer {
+    /// Open the store and build the router (with `--read-only` applied).
+    pub fn new(config: MemoryConfig) -> Result<Self, StoreError> {
+        let store = Store::open(&config.db_path, config.durability)?;
+        Ok(Self::from_store(store, config))
+    }
+
+    /// Build on an already opened store.
+    pub fn from_store(store: Store, config: MemoryConfig) -> Self {
+        let mut router = Self::tool_router();
+        if config.read_only {
+            mcp_core::serve::retain_read_only(&mut router);
+        }
+        Self {
+            shared: Arc::new(Shared {
+                store: Mutex::new(store),
+                budget: config.budget,
+                db_path: config.db_path,
+                subscribers: Mutex::new(Vec::new()),
+                next_listen_id: std::sync::atomic::AtomicU64::new(1),
+            }),
+            tool_router: Arc::new(router),
+        }
+    }
+
+    /// The database file.
+    pub fn db_path(&self) -> &Path {
+        &self.shared.db_path
+    }
+
+    /// Run `f` on the store off the async executor.
+    async fn on_store<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, ToolError> {
+        let shared = self.shared.clone();
+        let joined = tokio::task::spawn_blocking(move || {
+            let mut store = shared
+                .store
+                .lock()
+                .map_err(|_| ToolError::Internal("the store lock is poisoned".into()))?;
+            f(&mut store).map_err(|e| match e {
+                StoreError::EntityNotFound(_) => ToolError::NotFound(e.to_string()),
+                other => {
+                    tracing::error!(error = %other, "store failure");
+                    ToolError::Internal(other.to_string())
+                }
+            })
+        })
+        .await;
+        joined.map_err(|e| ToolError::Internal(format!("store task failed: {e}")))?
+    }
+
+    /// Tell subscribers the graph changed. Sent before the tool's response, as the reference does.
+    async fn graph_updated(&self) {
+        let targets: Vec<(usize, Either)> = {
+            let Ok(subs) = self.shared.subscribers.lock() else {
+                return;
+            };
+            subs.iter()
+                .enumerate()
+                .filter_map(|(i, s)| match s {
+                    Subscriber::Legacy { peer, uri, .. } if uri == GRAPH_URI => {
+                        Some((i, Either::Peer(peer.clone())))
+                    }
+                    Subscriber::Listen { sink, .. } => Some((i, Either::Sink(sink.clone()))),
+                    _ => None,
+                })
+                .collect()
+        };
+        let mut dead = Vec::new();
+        for (i, target) in targets {
+            let ok = match target {
+                Either::Peer(p) => p
+                    .notify_resource_updated(rmcp::model::ResourceUpdatedNotificationParam::new(
+                        GRAPH_URI,
+                    ))
+                    .await
+                    .is_ok(),
+                Either::Sink(s) => s.notify_resource_updated(GRAPH_URI).await.is_ok(),
+            };
+            if !ok {
+                dead.push(i);
+            }
+        }
+        if !dead.is_empty()
+            && let Ok(mut subs) = self.shared.subscribers.lock()
+        {
+            let mut i = 0;
+            subs.retain(|_| {
+                let keep = !dead.contains(&i);
+                i += 1;
+                keep
+            });
+        }
+    }
+}
+
+enum Either {
+    Peer(Peer<RoleServer>),
+    Sink(SubscriptionSink),
+}
+
+/// Which client a request came from: the Streamable HTTP session id, or "" otherwise.
+fn session_key(context: &RequestContext<RoleServer>) -> String {
+    context
+        .extensions
+        .get::<http::request::Parts>()
+        .and_then(|p| p.headers.get("mcp-session-id"))
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn graph_resource() -> Resource {
+    Resource::new(GRAPH_URI, "knowledge-graph")
+        .with_title("Knowledge Graph")
+        .with_description("The full knowledge graph with all entities and relations")
+        .with_mime_type("application/json")
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for MemoryServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .enable_resources_subscribe()
+                .build(),
+        )
+        .with_server_info(Implementation::new(NAME, env!("CARGO_PKG_VERSION")))
+        .with_instructions(
+            "A persistent knowledge graph: entities (name, type, observations) and relations. \
+             read_graph and search_nodes page large results: pass next_cursor back as cursor.",
+        )
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        Ok(ListResourcesResult::with_all_items(vec![graph_resource()]))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        if request.uri != GRAPH_URI {
+            return Err(ErrorData::resource_not_found(
+                format!("Resource {} not found", request.uri),
+                None,
+            ));
+        }
+        let graph = self
+            .on_store(|s| s.read_graph())
+            .await
+            .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+        let text = tools::whole_graph_text(graph);
+        Ok(ReadResourceResult::new(vec![
+            ResourceContents::text(text, GRAPH_URI).with_mime_type("application/json"),
+        ])
+        .into())
+    }
+
+    #[allow(deprecated)]
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        if let Ok(mut subs) = self.shared.subscribers.lock() {
+            subs.retain(
+                |s| !matches!(s, Subscriber::Legacy { peer, .. } if peer.is_transport_closed()),
+            );
+            subs.push(Subscriber::Legacy {
+                peer: context.peer.clone(),
+                uri: request.uri,
+                session: session_key(&context),
+            });
+        }
+        Ok(())
+    }
+
+    #[allow(deprecated)]
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        if let Ok(mut subs) = self.shared.subscribers.lock() {
+            let key = session_key(&context);
+            subs.retain(|s| match s {
+                Subscriber::Legacy { uri, session, .. } => {
+                    !(uri == &request.uri && *session == key)
+                }
+                Subscriber::Listen { .. } => true,
+            });
+        }
+        Ok(())
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        let mut accepted = SubscriptionFilter::new();
+        if let Some(uris) = &requested.resource_subscriptions {
+            let ours: Vec<String> = uris.iter().filter(|u| *u == GRAPH_URI).cloned().collect();
+            if !ours.is_empty() {
+                accepted.resource_subscriptions = Some(ours);
+            }
+        }
+        Some(accepted)
+    }
+
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+        let id = self
+            .shared
+            .next_listen_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Ok(mut subs) = self.shared.subscribers.lock() {
+            subs.push(Subscriber::Listen {
+                id,
+                sink: context.sink().clone(),
+            });
+        }
+        context.cancelled().await;
+        if let Ok(mut subs) = self.shared.subscribers.lock() {
+            subs.retain(|s| !matches!(s, Subscriber::Listen { id: i, .. } if *i == id));
+        }
+        Ok(())
+    }
+}
+
+impl mcp_core::SophiaServer for MemoryServer {
+    fn tools(&self) -> Vec<rmcp::model::Tool> {
+        self.tool_router.list_all()
+    }
+
+    fn health(&self) -> serde_json::Value {
+        let counts = self
+            .shared
+            .store
+            .lock()
+            .ok()
+            .and_then(|mut s| s.counts().ok());
+        serde_json::json!({
+            "store": "sqlite",
+            "path": self.shared.db_path.display().to_string(),
+            "ok": counts.is_some(),
+            "counts": counts,
+        })
+    }
+
+    async fn check(&self) -> Result<String, String> {
+        let path = self.shared.db_path.display().to_string();
+        let counts = self
+            .on_store(|s| s.counts())
+            .await
+            .map_err(|e| format!("store at {path}: {e}"))?;
+        Ok(format!(
+            "store {path}: {} entities, {} relations, {} observations",
+            counts.entities, counts.relations, counts.observations
+        ))
+    }
+}
