@@ -44,10 +44,12 @@ pub async fn spawn_stdio(
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    let transport = TokioChildProcess::new(tokio::process::Command::new(bin).configure(|cmd| {
-        cmd.args(&args).envs(env.iter().map(|(k, v)| (k, v)));
-        cmd.stderr(Stdio::null());
-    }))?;
+    let (transport, _) =
+        TokioChildProcess::builder(tokio::process::Command::new(bin).configure(|cmd| {
+            cmd.args(&args).envs(env.iter().map(|(k, v)| (k, v)));
+        }))
+        .stderr(Stdio::null())
+        .spawn()?;
     Ok(().serve(transport).await?)
 }
 
