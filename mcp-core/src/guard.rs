@@ -105,7 +105,7 @@ impl HttpGuard {
 
     fn authority_allowed(&self, authority: &str) -> bool {
         let authority = authority.trim().to_ascii_lowercase();
-        if self.allowed_hosts.iter().any(|h| *h == authority) {
+        if self.allowed_hosts.contains(&authority) {
             return true;
         }
         let host = host_of(&authority);

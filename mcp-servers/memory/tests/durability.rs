@@ -1,6 +1,8 @@
 //! Several processes on one database lose nothing; a SIGKILL loses no acknowledged write; the
 //! import of a reference memory file is idempotent and reports bad lines.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
 mod common;
 
 use common::*;
@@ -11,7 +13,7 @@ async fn two_processes_writing_one_database_lose_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("shared.db");
     let mut a = RawStdio::spawn(&db, &[]).await;
-    let mut b = RawStdio::spawn(&db, &[]).await;
+    let b = RawStdio::spawn(&db, &[]).await;
     a.tool(
         "create_entities",
         json!({"entities":[{"name":"Shared","entityType":"t","observations":[]}]}),

@@ -1,6 +1,8 @@
 //! Every tool in-process, bad input included, plus paging within the response budget, the
 //! resource, --read-only and the schema snapshots.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
 mod common;
 
 use common::*;
@@ -46,11 +48,21 @@ async fn create_entities_skips_existing_names_and_returns_what_was_stored() {
     )
     .await;
     let v = r.structured_content.clone().unwrap();
-    assert_eq!(v, json!({"entities": [{"name": "Carol", "entityType": "person", "observations": ["a"]}]}));
+    assert_eq!(
+        v,
+        json!({"entities": [{"name": "Carol", "entityType": "person", "observations": ["a"]}]})
+    );
     // Text block is the reference's pretty bare array.
-    assert!(text(&r).starts_with("[\n  {\n    \"name\": \"Carol\""), "{}", text(&r));
+    assert!(
+        text(&r).starts_with("[\n  {\n    \"name\": \"Carol\""),
+        "{}",
+        text(&r)
+    );
     let alice = ok(&client, "open_nodes", json!({"names": ["Alice"]})).await;
-    assert_eq!(alice["entities"][0]["entityType"], "person", "existing entity untouched");
+    assert_eq!(
+        alice["entities"][0]["entityType"], "person",
+        "existing entity untouched"
+    );
 }
 
 #[tokio::test]
@@ -84,7 +96,10 @@ async fn add_observations_is_all_or_nothing() {
         json!({"observations": [{"entityName": "Alice", "contents": ["Likes tea", "Runs"]}]}),
     )
     .await;
-    assert_eq!(v, json!({"results": [{"entityName": "Alice", "addedObservations": ["Runs"]}]}));
+    assert_eq!(
+        v,
+        json!({"results": [{"entityName": "Alice", "addedObservations": ["Runs"]}]})
+    );
     let e = err(
         &client,
         "add_observations",
@@ -102,7 +117,12 @@ async fn add_observations_is_all_or_nothing() {
 #[tokio::test]
 async fn deletes_cascade_and_ignore_unknowns() {
     let client = seeded().await;
-    let r = call(&client, "delete_entities", json!({"entityNames": ["Bob", "Nonexistent"]})).await;
+    let r = call(
+        &client,
+        "delete_entities",
+        json!({"entityNames": ["Bob", "Nonexistent"]}),
+    )
+    .await;
     assert_eq!(text(&r), "Entities deleted successfully");
     assert_eq!(
         r.structured_content,
@@ -110,7 +130,10 @@ async fn deletes_cascade_and_ignore_unknowns() {
     );
     let g = ok(&client, "read_graph", json!({})).await;
     assert_eq!(names(&g), vec!["Alice", "Acme Corp"]);
-    assert_eq!(g["relations"], json!([{"from": "Alice", "to": "Acme Corp", "relationType": "works_at"}]));
+    assert_eq!(
+        g["relations"],
+        json!([{"from": "Alice", "to": "Acme Corp", "relationType": "works_at"}])
+    );
 
     ok(
         &client,
@@ -148,14 +171,20 @@ async fn search_is_lowercase_substring_over_name_type_observations() {
     assert_eq!(names(&not_regex), Vec::<String>::new());
     let not_tokens = ok(&client, "search_nodes", json!({"query": "chess plays"})).await;
     assert_eq!(names(&not_tokens), Vec::<String>::new());
-    let relation_type_not_searched = ok(&client, "search_nodes", json!({"query": "works_at"})).await;
+    let relation_type_not_searched =
+        ok(&client, "search_nodes", json!({"query": "works_at"})).await;
     assert_eq!(names(&relation_type_not_searched), Vec::<String>::new());
 }
 
 #[tokio::test]
 async fn open_nodes_keeps_graph_order_and_skips_unknowns() {
     let client = seeded().await;
-    let v = ok(&client, "open_nodes", json!({"names": ["Bob", "Alice", "Alice", "Unknown"]})).await;
+    let v = ok(
+        &client,
+        "open_nodes",
+        json!({"names": ["Bob", "Alice", "Alice", "Unknown"]}),
+    )
+    .await;
     assert_eq!(names(&v), vec!["Alice", "Bob"]);
     let ghost = ok(&client, "open_nodes", json!({"names": ["Ghost"]})).await;
     assert_eq!(ghost, json!({"entities": [], "relations": []}));
@@ -194,9 +223,19 @@ async fn bad_input_is_a_tool_error_and_writes_nothing() {
 
     let e = err(&client, "create_entities", json!({"entities": "notalist"})).await;
     assert!(e.contains("expected a sequence"), "{e}");
-    let e = err(&client, "create_entities", json!({"entities": [{"name": 42, "entityType": "t", "observations": []}]})).await;
+    let e = err(
+        &client,
+        "create_entities",
+        json!({"entities": [{"name": 42, "entityType": "t", "observations": []}]}),
+    )
+    .await;
     assert!(e.contains("expected a string"), "{e}");
-    let e = err(&client, "create_relations", json!({"relations": [{"from": "A", "to": "", "relationType": "r"}]})).await;
+    let e = err(
+        &client,
+        "create_relations",
+        json!({"relations": [{"from": "A", "to": "", "relationType": "r"}]}),
+    )
+    .await;
     assert!(e.contains("'to'"), "{e}");
     let e = err(&client, "read_graph", json!({"limit": 0})).await;
     assert!(e.contains("limit"), "{e}");
@@ -230,7 +269,11 @@ async fn read_graph_pages_within_the_budget_and_the_cursor_continues_exactly() {
         }
         let r = call(&client, "read_graph", args).await;
         let t = text(&r);
-        assert!(t.chars().count() <= 4_000, "page of {} chars over the 4000 budget", t.chars().count());
+        assert!(
+            t.chars().count() <= 4_000,
+            "page of {} chars over the 4000 budget",
+            t.chars().count()
+        );
         let v = r.structured_content.unwrap();
         seen_entities.extend(names(&v));
         seen_relations += v["relations"].as_array().map(Vec::len).unwrap_or(0);
@@ -247,16 +290,32 @@ async fn read_graph_pages_within_the_budget_and_the_cursor_continues_exactly() {
         }
         assert!(pages < 100, "paging does not terminate");
     }
-    assert!(pages > 3, "the budget should force several pages, got {pages}");
+    assert!(
+        pages > 3,
+        "the budget should force several pages, got {pages}"
+    );
     let expected: Vec<String> = (0..120).map(|i| format!("E{i:03}")).collect();
-    assert_eq!(seen_entities, expected, "every entity exactly once, in order");
+    assert_eq!(
+        seen_entities, expected,
+        "every entity exactly once, in order"
+    );
     assert_eq!(seen_relations, 119);
 
     // limit, and search paging with a cursor.
-    let p = ok(&client, "search_nodes", json!({"query": "observation number 1", "limit": 5})).await;
+    let p = ok(
+        &client,
+        "search_nodes",
+        json!({"query": "observation number 1", "limit": 5}),
+    )
+    .await;
     assert_eq!(names(&p), vec!["E001", "E010", "E011", "E012", "E013"]);
     let c = p["next_cursor"].as_str().unwrap().to_string();
-    let p2 = ok(&client, "search_nodes", json!({"query": "observation number 1", "limit": 5, "cursor": c})).await;
+    let p2 = ok(
+        &client,
+        "search_nodes",
+        json!({"query": "observation number 1", "limit": 5, "cursor": c}),
+    )
+    .await;
     assert_eq!(names(&p2), vec!["E014", "E015", "E016", "E017", "E018"]);
     // A cursor from one tool is refused by another.
     let e = err(&client, "read_graph", json!({"cursor": c})).await;
@@ -276,17 +335,22 @@ async fn resource_lists_and_reads_the_graph() {
     let body = serde_json::to_value(&read.contents[0]).unwrap();
     let graph: serde_json::Value = serde_json::from_str(body["text"].as_str().unwrap()).unwrap();
     assert_eq!(names(&graph), vec!["Alice", "Bob", "Acme Corp"]);
-    assert!(client
-        .read_resource(ReadResourceRequestParams::new("memory://other"))
-        .await
-        .is_err());
+    assert!(
+        client
+            .read_resource(ReadResourceRequestParams::new("memory://other"))
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]
 async fn read_only_removes_every_write_tool() {
     let mut config = sophia_memory::MemoryConfig::new(":memory:");
     config.read_only = true;
-    let server = sophia_memory::MemoryServer::from_store(sophia_memory::Store::open_in_memory().unwrap(), config);
+    let server = sophia_memory::MemoryServer::from_store(
+        sophia_memory::Store::open_in_memory().unwrap(),
+        config,
+    );
     let client = in_process(server).await.unwrap();
     let mut tools: Vec<String> = client
         .list_all_tools()
@@ -298,9 +362,10 @@ async fn read_only_removes_every_write_tool() {
     tools.sort();
     assert_eq!(tools, vec!["open_nodes", "read_graph", "search_nodes"]);
     let r = client
-        .call_tool(rmcp::model::CallToolRequestParams::new("create_entities").with_arguments(
-            json!({"entities": []}).as_object().unwrap().clone(),
-        ))
+        .call_tool(
+            rmcp::model::CallToolRequestParams::new("create_entities")
+                .with_arguments(json!({"entities": []}).as_object().unwrap().clone()),
+        )
         .await;
     assert!(r.is_err(), "a removed tool cannot be called");
 }
@@ -315,7 +380,13 @@ fn schema_snapshots_match_and_every_tool_is_annotated() {
     assert!(problems.is_empty(), "{problems:#?}");
     for t in &tools {
         let a = t.annotations.as_ref().unwrap();
-        assert!(a.destructive_hint.is_some() && a.idempotent_hint.is_some() && a.open_world_hint.is_some(), "{}", t.name);
+        assert!(
+            a.destructive_hint.is_some()
+                && a.idempotent_hint.is_some()
+                && a.open_world_hint.is_some(),
+            "{}",
+            t.name
+        );
         assert!(t.output_schema.is_some(), "{} has an output schema", t.name);
     }
 }

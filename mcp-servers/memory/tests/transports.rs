@@ -1,6 +1,8 @@
 //! Each transport end to end with a real client, the HTTP guards, stdout purity, /healthz and
 //! graceful shutdown, against the built binary.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
 mod common;
 
 use std::time::Duration;
