@@ -125,6 +125,14 @@ pub struct SseClient {
     next_id: i64,
     /// Messages received that were not the response being waited for (notifications).
     pub other: Vec<Value>,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for SseClient {
+    fn drop(&mut self) {
+        // Closing the SSE stream is how a legacy client ends its session.
+        self.reader.abort();
+    }
 }
 
 impl SseClient {
@@ -140,7 +148,7 @@ impl SseClient {
             return Err(format!("GET /sse answered {}", resp.status()).into());
         }
         let (tx, mut events) = mpsc::channel(256);
-        tokio::spawn(async move {
+        let reader = tokio::spawn(async move {
             let mut buf = String::new();
             while let Ok(Some(chunk)) = resp.chunk().await {
                 buf.push_str(&String::from_utf8_lossy(&chunk));
@@ -179,6 +187,7 @@ impl SseClient {
             events,
             next_id: 0,
             other: Vec::new(),
+            reader,
         })
     }
 
