@@ -158,13 +158,12 @@ impl Store {
             tx.execute_batch(SCHEMA)?;
             tx.commit()?;
         }
-        let mut store = Self {
+        // The mirror loads on first use, so `initialize` never waits for a large graph.
+        Ok(Self {
             conn,
             mirror: Mirror::default(),
             data_version: None,
-        };
-        store.refresh()?;
-        Ok(store)
+        })
     }
 
     fn current_data_version(conn: &Connection) -> Result<i64, rusqlite::Error> {
