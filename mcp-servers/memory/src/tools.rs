@@ -199,6 +199,13 @@ struct Position {
     e: i64,
     /// Relations with id <= r were returned.
     r: i64,
+    /// Observations already returned of the next entity (one too large for a page on its own).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    o: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[derive(Serialize)]
@@ -229,7 +236,14 @@ pub(crate) fn page(
         .entities
         .into_iter()
         .filter(|(id, _)| *id > start.e)
-        .map(|(id, e)| (id, Item::E(e)))
+        .enumerate()
+        .map(|(i, (id, mut e))| {
+            if i == 0 && start.o > 0 {
+                let skip = start.o.min(e.observations.len());
+                e.observations.drain(..skip);
+            }
+            (id, Item::E(e))
+        })
         .chain(
             items
                 .relations
@@ -237,18 +251,52 @@ pub(crate) fn page(
                 .filter(|(id, _)| *id > start.r)
                 .map(|(id, r)| (id, Item::R(r))),
         );
-    let packed = Budget::pack_by(budget.item_chars(), limit, sequence, pretty_size);
+    let available = budget.item_chars();
+    let mut packed = Budget::pack_by(available, limit, sequence, pretty_size);
+    let mut pos = start;
+    pos.o = 0;
+    let mut split_entity = None;
+    // One entity larger than a whole page: hand out its observations over several pages.
+    if let [(id, Item::E(e))] = packed.items.as_mut_slice()
+        && pretty_size(&(*id, Item::E(e.clone()))) > available
+        && e.observations.len() > 1
+    {
+        // Entity without observations, then each observation line (indent 8, comma, newline).
+        let base = pretty_size(&(
+            *id,
+            Item::E(Entity {
+                name: e.name.clone(),
+                entity_type: e.entity_type.clone(),
+                observations: Vec::new(),
+            }),
+        ));
+        let mut used = base;
+        let mut kept = 0;
+        for o in &e.observations {
+            used += mcp_core::budget::json_chars(o) + 10;
+            if kept > 0 && used > available {
+                break;
+            }
+            kept += 1;
+        }
+        if kept < e.observations.len() {
+            e.observations.truncate(kept);
+            split_entity = Some(start.o + kept);
+            packed.more = true;
+        }
+    }
     let mut out = GraphOutput {
         entities: Vec::new(),
         relations: Vec::new(),
         next_cursor: None,
         truncated: packed.more,
     };
-    let mut pos = start;
     for (id, item) in packed.items {
         match item {
             Item::E(e) => {
-                pos.e = id;
+                if split_entity.is_none() {
+                    pos.e = id;
+                }
                 out.entities.push(e);
             }
             Item::R(r) => {
@@ -257,6 +305,9 @@ pub(crate) fn page(
                 out.relations.push(r);
             }
         }
+    }
+    if let Some(o) = split_entity {
+        pos.o = o;
     }
     if packed.more {
         out.next_cursor = Some(encode_cursor(kind, &pos));

@@ -390,3 +390,59 @@ fn schema_snapshots_match_and_every_tool_is_annotated() {
         assert!(t.output_schema.is_some(), "{} has an output schema", t.name);
     }
 }
+
+#[tokio::test]
+async fn an_entity_larger_than_a_page_is_handed_out_over_several_pages() {
+    let client = in_process(server_with_budget(3_000)).await.expect("client");
+    let observations: Vec<String> = (0..200)
+        .map(|i| format!("fact number {i:03} about the big one"))
+        .collect();
+    ok(
+        &client,
+        "create_entities",
+        json!({"entities": [
+            {"name": "Small", "entityType": "t", "observations": ["s"]},
+            {"name": "Big", "entityType": "t", "observations": observations},
+            {"name": "After", "entityType": "t", "observations": []}
+        ]}),
+    )
+    .await;
+    let mut got: Vec<String> = Vec::new();
+    let mut order = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..100 {
+        let mut args = json!({});
+        if let Some(c) = &cursor {
+            args["cursor"] = json!(c);
+        }
+        let r = call(&client, "read_graph", args).await;
+        assert!(
+            text(&r).chars().count() <= 3_000,
+            "page over budget: {}",
+            text(&r).chars().count()
+        );
+        let v = r.structured_content.unwrap();
+        for e in v["entities"].as_array().unwrap() {
+            order.push(e["name"].as_str().unwrap().to_string());
+            if e["name"] == "Big" {
+                got.extend(
+                    e["observations"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|o| o.as_str().unwrap().to_string()),
+                );
+            }
+        }
+        match v.get("next_cursor") {
+            Some(c) => cursor = Some(c.as_str().unwrap().to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(
+        got, observations,
+        "every observation of Big exactly once, in order"
+    );
+    order.dedup();
+    assert_eq!(order, vec!["Small", "Big", "After"]);
+}
