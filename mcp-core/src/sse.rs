@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use axum::{
     Router,
-    body::Bytes,
     extract::{DefaultBodyLimit, Query, State},
     http::StatusCode,
     response::{
@@ -24,7 +23,7 @@ use axum::{
     routing::{get, post},
 };
 use futures::{Stream, StreamExt};
-use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
+use rmcp::model::{ClientJsonRpcMessage, GetExtensions, ServerJsonRpcMessage};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -233,8 +232,19 @@ struct MessageQuery {
 async fn post_message(
     State(state): State<SseState>,
     Query(query): Query<MessageQuery>,
-    body: Bytes,
+    request: axum::extract::Request,
 ) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let body = match axum::body::to_bytes(body, state.config.max_body_bytes).await {
+        Ok(b) => b,
+        Err(_) => {
+            return (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("message body over {} bytes", state.config.max_body_bytes),
+            )
+                .into_response();
+        }
+    };
     let Some(id) = query.session_id else {
         return (StatusCode::BAD_REQUEST, "missing sessionId query parameter").into_response();
     };
@@ -256,16 +266,31 @@ async fn post_message(
             _ => return (StatusCode::NOT_FOUND, "session not found").into_response(),
         }
     };
-    let message: ClientJsonRpcMessage = match serde_json::from_slice(&body) {
-        Ok(m) => m,
-        Err(error) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                format!("invalid JSON-RPC message: {error}"),
-            )
-                .into_response();
+    let mut message: ClientJsonRpcMessage =
+        match serde_json::from_slice::<ClientJsonRpcMessage>(&body) {
+            Ok(m) => m,
+            Err(error) => {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    format!("invalid JSON-RPC message: {error}"),
+                )
+                    .into_response();
+            }
+        };
+    // Handlers see the HTTP request parts, as on /mcp, with this connection's session id under
+    // `mcp-session-id` so per-connection state (subscriptions) can be keyed the same way.
+    if let Ok(value) = axum::http::HeaderValue::from_str(&id) {
+        parts.headers.insert("mcp-session-id", value);
+    }
+    match &mut message {
+        ClientJsonRpcMessage::Request(req) => {
+            req.request.extensions_mut().insert(parts);
         }
-    };
+        ClientJsonRpcMessage::Notification(not) => {
+            not.notification.extensions_mut().insert(parts);
+        }
+        _ => {}
+    }
     if sender.send(message).await.is_err() {
         return (StatusCode::NOT_FOUND, "session closed").into_response();
     }

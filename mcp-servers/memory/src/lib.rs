@@ -204,7 +204,8 @@ enum Either {
     Sink(SubscriptionSink),
 }
 
-/// Which client a request came from: the Streamable HTTP session id, or "" otherwise.
+/// Which connection a request came from: the session id of Streamable HTTP (header) or legacy
+/// SSE (set by mcp-core's bridge), or "" on stdio, where a process has one connection.
 fn session_key(context: &RequestContext<RoleServer>) -> String {
     context
         .extensions
@@ -253,7 +254,8 @@ impl ServerHandler for MemoryServer {
         _context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
         if request.uri != GRAPH_URI {
-            return Err(ErrorData::resource_not_found(
+            // -32602 as the reference server answers (and SEP-2164 settles on).
+            return Err(ErrorData::invalid_params(
                 format!("Resource {} not found", request.uri),
                 None,
             ));
@@ -279,11 +281,18 @@ impl ServerHandler for MemoryServer {
             subs.retain(
                 |s| !matches!(s, Subscriber::Legacy { peer, .. } if peer.is_transport_closed()),
             );
-            subs.push(Subscriber::Legacy {
-                peer: context.peer.clone(),
-                uri: request.uri,
-                session: session_key(&context),
+            let key = session_key(&context);
+            // One subscription per URI per connection, however often the client subscribes.
+            let known = subs.iter().any(|s| {
+                matches!(s, Subscriber::Legacy { uri, session, .. } if *uri == request.uri && *session == key)
             });
+            if !known {
+                subs.push(Subscriber::Legacy {
+                    peer: context.peer.clone(),
+                    uri: request.uri,
+                    session: key,
+                });
+            }
         }
         Ok(())
     }
