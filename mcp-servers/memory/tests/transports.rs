@@ -324,3 +324,54 @@ async fn sigterm_shuts_down_gracefully() {
         .unwrap();
     assert!(exit.success(), "{exit:?}");
 }
+
+/// A client on protocol 2026-07-28 (no initialize: `server/discover`, then self-contained
+/// requests that rmcp serves statelessly, a fresh server instance per request from the factory):
+/// state must live in the shared store, not in the instance.
+#[derive(Clone)]
+struct Client20260728;
+
+impl rmcp::ClientHandler for Client20260728 {}
+
+#[tokio::test]
+async fn stateless_2026_07_28_requests_share_one_store() {
+    use rmcp::ClientServiceExt;
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_env(&dir);
+    let server = HttpChild::spawn(&bin(), &[], &[("SOPHIA_MEMORY_DB", &db)])
+        .await
+        .unwrap();
+    let transport =
+        rmcp::transport::StreamableHttpClientTransport::from_uri(format!("{}/mcp", server.base));
+    let client = Client20260728
+        .serve_with_lifecycle(
+            transport,
+            rmcp::ClientLifecycleMode::Discover {
+                preferred_versions: vec![rmcp::model::ProtocolVersion::V_2026_07_28],
+            },
+        )
+        .await
+        .unwrap();
+    let negotiated = client.peer_info().map(|i| i.protocol_version.to_string());
+    assert_eq!(negotiated.as_deref(), Some("2026-07-28"));
+    client
+        .call_tool(
+            CallToolRequestParams::new("create_entities").with_arguments(args(
+                json!({"entities":[{"name":"Stateless","entityType":"t","observations":["kept"]}]}),
+            )),
+        )
+        .await
+        .unwrap();
+    let r = client
+        .call_tool(
+            CallToolRequestParams::new("open_nodes")
+                .with_arguments(args(json!({"names":["Stateless"]}))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        r.structured_content.unwrap()["entities"][0]["observations"],
+        json!(["kept"])
+    );
+    client.cancel().await.unwrap();
+}
