@@ -44,8 +44,8 @@ pub trait SophiaServer: ServerHandler + Clone + Send + Sync + 'static {
     fn tools(&self) -> Vec<Tool>;
 
     /// Upstream/backing-store state for `/healthz`. Never include secrets.
-    fn health(&self) -> serde_json::Value {
-        json!({})
+    fn health(&self) -> impl Future<Output = serde_json::Value> + Send {
+        async { json!({}) }
     }
 
     /// `--check`: validate config and call the cheapest authenticated upstream endpoint.
@@ -233,7 +233,7 @@ async fn healthz<S: SophiaServer>(State(state): State<HealthState<S>>) -> impl I
         "version": state.meta.version,
         "status": "ok",
         "uptime_s": state.started.elapsed().as_secs(),
-        "upstream": state.server.health(),
+        "upstream": state.server.health().await,
     }))
 }
 
@@ -263,8 +263,9 @@ async fn serve_http<S: SophiaServer>(
     let local = listener
         .local_addr()
         .map_err(|e| format!("cannot read the bound address: {e}"))?;
-    // A fixed line on stderr so scripts and tests can find the port (also with --bind :0).
-    eprintln!(
+    // A fixed line on stderr so scripts and tests can find the port (also with --bind :0); with
+    // JSON logs it is a log event, so stderr stays JSON lines.
+    let listening = format!(
         "{} {} listening on http://{local} (/mcp, /sse, /healthz){}",
         meta.name,
         meta.version,
@@ -274,6 +275,11 @@ async fn serve_http<S: SophiaServer>(
             ""
         }
     );
+    if crate::telemetry::json_format() {
+        tracing::info!("{listening}");
+    } else {
+        eprintln!("{listening}");
+    }
     let listener = listener.tap_io(|tcp| {
         // Without TCP_NODELAY every response stalls ~40 ms on delayed ACKs.
         let _ = tcp.set_nodelay(true);

@@ -6,7 +6,7 @@ use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 /// `SOPHIA_LOG_FORMAT=json` switches to JSON lines. Safe to call twice (the second call is a no-op).
 pub fn init() {
     let filter = EnvFilter::try_from_env("SOPHIA_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let json = std::env::var("SOPHIA_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
+    let json = json_format();
     let registry = tracing_subscriber::registry().with(filter);
     let result = if json {
         registry
@@ -23,4 +23,9 @@ pub fn init() {
             .try_init()
     };
     let _ = result;
+}
+
+/// Whether `SOPHIA_LOG_FORMAT=json` is set.
+pub fn json_format() -> bool {
+    std::env::var("SOPHIA_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"))
 }

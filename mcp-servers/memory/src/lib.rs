@@ -353,13 +353,8 @@ impl mcp_core::SophiaServer for MemoryServer {
         self.tool_router.list_all()
     }
 
-    fn health(&self) -> serde_json::Value {
-        let counts = self
-            .shared
-            .store
-            .lock()
-            .ok()
-            .and_then(|mut s| s.counts().ok());
+    async fn health(&self) -> serde_json::Value {
+        let counts = self.on_store(|s| s.counts()).await.ok();
         serde_json::json!({
             "store": "sqlite",
             "path": self.shared.db_path.display().to_string(),

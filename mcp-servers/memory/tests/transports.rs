@@ -375,3 +375,31 @@ async fn stateless_2026_07_28_requests_share_one_store() {
     );
     client.cancel().await.unwrap();
 }
+
+#[tokio::test]
+async fn json_logs_are_json_lines_on_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_env(&dir);
+    let server = HttpChild::spawn(
+        &bin(),
+        &[],
+        &[
+            ("SOPHIA_MEMORY_DB", &db),
+            ("SOPHIA_LOG_FORMAT", "json"),
+            ("SOPHIA_LOG", "debug"),
+        ],
+    )
+    .await
+    .unwrap();
+    let client = server.mcp_client().await.unwrap();
+    client.list_all_tools().await.unwrap();
+    client.cancel().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let log = server.stderr.lock().unwrap().clone();
+    assert!(log.lines().count() >= 2, "expected debug logs: {log}");
+    for line in log.lines() {
+        let v: Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(v.get("level").is_some(), "{line}");
+    }
+}
