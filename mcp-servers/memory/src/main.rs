@@ -72,7 +72,12 @@ fn main() -> ExitCode {
         let server = match opened {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("{NAME}: {e}");
+                if cli.common.check {
+                    use std::io::Write;
+                    let _ = writeln!(std::io::stdout().lock(), "{NAME}: not ok: {e}");
+                } else {
+                    eprintln!("{NAME}: {e}");
+                }
                 return ExitCode::FAILURE;
             }
         };

@@ -403,3 +403,32 @@ async fn json_logs_are_json_lines_on_stderr() {
         assert!(v.get("level").is_some(), "{line}");
     }
 }
+
+#[test]
+fn check_prints_one_line_and_sets_the_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = std::process::Command::new(bin())
+        .arg("--check")
+        .env("SOPHIA_MEMORY_DB", dir.path().join("c.db"))
+        .output()
+        .unwrap();
+    assert!(ok.status.success());
+    let out = String::from_utf8_lossy(&ok.stdout);
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(out.starts_with("sophia-memory: ok: store "), "{out}");
+
+    // A database path under a regular file cannot be created.
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, "x").unwrap();
+    let bad = std::process::Command::new(bin())
+        .arg("--check")
+        .env("SOPHIA_MEMORY_DB", blocker.join("sub/c.db"))
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&bad.stdout);
+    assert!(
+        out.starts_with("sophia-memory: not ok: cannot open the memory store"),
+        "{out}"
+    );
+}
