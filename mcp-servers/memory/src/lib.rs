@@ -126,6 +126,18 @@ impl MemoryServer {
         }
     }
 
+    /// Load the graph mirror on a blocking thread without delaying `initialize`.
+    pub fn preload_in_background(&self) {
+        let shared = self.shared.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Ok(mut store) = shared.store.lock()
+                && let Err(e) = store.preload()
+            {
+                tracing::warn!(error = %e, "could not preload the graph");
+            }
+        });
+    }
+
     /// The database file.
     pub fn db_path(&self) -> &Path {
         &self.shared.db_path

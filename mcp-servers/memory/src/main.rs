@@ -50,8 +50,11 @@ fn main() -> ExitCode {
     if let Some(Command::Import { file }) = &cli.command {
         return import(&config, file);
     }
+    // Store calls run on blocking threads but serialise on one connection: a few threads are
+    // enough, and a burst of requests must not grow hundreds of them.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .max_blocking_threads(4)
         .enable_all()
         .build()
     {
@@ -81,6 +84,9 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        if !cli.common.print_tools && !cli.common.check {
+            server.preload_in_background();
+        }
         let meta = ServerMeta {
             name: NAME,
             version: env!("CARGO_PKG_VERSION"),

@@ -55,33 +55,48 @@ CREATE TABLE IF NOT EXISTS relations (
 CREATE INDEX IF NOT EXISTS relations_to ON relations(to_name);
 "#;
 
-/// One entity in the mirror, with lower-cased copies for search.
+/// Separates the lower-cased fields of an entity in its search haystack. A query containing it
+/// falls back to a per-field search, so a match never spans two fields.
+const FIELD_SEP: char = '\u{0}';
+
+/// One entity in the mirror, with its lower-cased fields joined into one haystack for search.
 #[derive(Debug, Clone)]
 struct Cached {
     entity: Entity,
-    lc_name: String,
-    lc_type: String,
-    lc_obs: Vec<String>,
+    /// `name \0 type \0 obs1 \0 obs2 ...`, lower-cased (JS `toLowerCase` ≈ Rust `to_lowercase`).
+    haystack: String,
 }
 
 impl Cached {
     fn new(entity: Entity) -> Self {
-        Self {
-            lc_name: entity.name.to_lowercase(),
-            lc_type: entity.entity_type.to_lowercase(),
-            lc_obs: entity
-                .observations
-                .iter()
-                .map(|o| o.to_lowercase())
-                .collect(),
-            entity,
+        let mut haystack = String::with_capacity(
+            entity.name.len()
+                + entity.entity_type.len()
+                + entity
+                    .observations
+                    .iter()
+                    .map(|o| o.len() + 1)
+                    .sum::<usize>()
+                + 2,
+        );
+        haystack.push_str(&entity.name.to_lowercase());
+        haystack.push(FIELD_SEP);
+        haystack.push_str(&entity.entity_type.to_lowercase());
+        for o in &entity.observations {
+            haystack.push(FIELD_SEP);
+            haystack.push_str(&o.to_lowercase());
         }
+        Self { entity, haystack }
     }
 
-    fn matches(&self, lc_query: &str) -> bool {
-        self.lc_name.contains(lc_query)
-            || self.lc_type.contains(lc_query)
-            || self.lc_obs.iter().any(|o| o.contains(lc_query))
+    fn matches(&self, finder: &memchr::memmem::Finder<'_>, lc_query: &str) -> bool {
+        if lc_query.contains(FIELD_SEP) {
+            return self
+                .haystack
+                .split(FIELD_SEP)
+                .any(|field| field.contains(lc_query));
+        }
+        finder.find(self.haystack.as_bytes()).is_some()
     }
 }
 
@@ -91,6 +106,32 @@ struct Mirror {
     entities: BTreeMap<i64, Cached>,
     by_name: HashMap<String, i64>,
     relations: BTreeMap<i64, Relation>,
+    /// Relation ids by endpoint name (both ends), so "relations touching these entities" costs
+    /// what it returns, not the size of the graph.
+    by_end: HashMap<String, Vec<i64>>,
+}
+
+impl Mirror {
+    fn insert_relation(&mut self, id: i64, r: Relation) {
+        self.by_end.entry(r.from.clone()).or_default().push(id);
+        if r.to != r.from {
+            self.by_end.entry(r.to.clone()).or_default().push(id);
+        }
+        self.relations.insert(id, r);
+    }
+
+    fn remove_relation(&mut self, id: i64) {
+        if let Some(r) = self.relations.remove(&id) {
+            for end in [&r.from, &r.to] {
+                if let Some(ids) = self.by_end.get_mut(end.as_str()) {
+                    ids.retain(|x| *x != id);
+                    if ids.is_empty() {
+                        self.by_end.remove(end.as_str());
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Changes of one write transaction, applied to the mirror after commit.
@@ -151,7 +192,8 @@ impl Store {
             Durability::Full => "PRAGMA synchronous=FULL;",
             Durability::Normal => "PRAGMA synchronous=NORMAL;",
         })?;
-        conn.execute_batch("PRAGMA foreign_keys=ON;")?;
+        // Reads are served from the mirror; SQLite's own page cache only helps writes.
+        conn.execute_batch("PRAGMA foreign_keys=ON; PRAGMA cache_size=-512;")?;
         {
             // Schema creation takes the write lock so two first starts do not race.
             let tx = Transaction::new_unchecked(&conn, TransactionBehavior::Immediate)?;
@@ -168,6 +210,11 @@ impl Store {
 
     fn current_data_version(conn: &Connection) -> Result<i64, rusqlite::Error> {
         conn.query_row("PRAGMA data_version", [], |r| r.get(0))
+    }
+
+    /// Load the mirror now (called in the background at start-up so the first call rarely waits).
+    pub fn preload(&mut self) -> Result<(), StoreError> {
+        self.refresh()
     }
 
     /// Reload the mirror if another connection committed since we last looked.
@@ -225,10 +272,10 @@ impl Store {
             }
         }
         for id in delta.removed_relations {
-            m.relations.remove(&id);
+            m.remove_relation(id);
         }
         for (id, r) in delta.added_relations {
-            m.relations.insert(id, r);
+            m.insert_relation(id, r);
         }
     }
 
@@ -336,11 +383,13 @@ impl Store {
     pub fn delete_entities(&mut self, names: Vec<String>) -> Result<(), StoreError> {
         self.write(|tx, mirror, delta| {
             let names: HashSet<String> = names.into_iter().collect();
-            for (id, r) in &mirror.relations {
-                if names.contains(&r.from) || names.contains(&r.to) {
-                    delta.removed_relations.push(*id);
+            for n in &names {
+                if let Some(ids) = mirror.by_end.get(n.as_str()) {
+                    delta.removed_relations.extend(ids.iter().copied());
                 }
             }
+            delta.removed_relations.sort_unstable();
+            delta.removed_relations.dedup();
             let mut del_rel =
                 tx.prepare_cached("DELETE FROM relations WHERE from_name = ?1 OR to_name = ?1")?;
             let mut del_ent = tx.prepare_cached("DELETE FROM entities WHERE name = ?1")?;
@@ -375,12 +424,15 @@ impl Store {
     /// Delete relations matching all three fields.
     pub fn delete_relations(&mut self, relations: Vec<Relation>) -> Result<(), StoreError> {
         self.write(|tx, mirror, delta| {
-            let wanted: HashSet<&Relation> = relations.iter().collect();
-            for (id, r) in &mirror.relations {
-                if wanted.contains(r) {
-                    delta.removed_relations.push(*id);
+            for wanted in &relations {
+                for id in mirror.by_end.get(wanted.from.as_str()).into_iter().flatten() {
+                    if mirror.relations.get(id) == Some(wanted) {
+                        delta.removed_relations.push(*id);
+                    }
                 }
             }
+            delta.removed_relations.sort_unstable();
+            delta.removed_relations.dedup();
             let mut stmt = tx.prepare_cached(
                 "DELETE FROM relations WHERE from_name = ?1 AND to_name = ?2 AND relation_type = ?3",
             )?;
@@ -410,11 +462,12 @@ impl Store {
     pub fn search(&mut self, query: &str) -> Result<GraphItems, StoreError> {
         self.refresh()?;
         let q = query.to_lowercase();
+        let finder = memchr::memmem::Finder::new(q.as_bytes());
         let m = &self.mirror;
         let entities: Vec<(i64, Entity)> = m
             .entities
             .iter()
-            .filter(|(_, c)| c.matches(&q))
+            .filter(|(_, c)| c.matches(&finder, &q))
             .map(|(id, c)| (*id, c.entity.clone()))
             .collect();
         Ok(GraphItems {
@@ -500,11 +553,16 @@ impl Store {
 }
 
 fn relations_touching(m: &Mirror, entities: &[(i64, Entity)]) -> Vec<(i64, Relation)> {
-    let names: HashSet<&str> = entities.iter().map(|(_, e)| e.name.as_str()).collect();
-    m.relations
+    let mut ids: Vec<i64> = entities
         .iter()
-        .filter(|(_, r)| names.contains(r.from.as_str()) || names.contains(r.to.as_str()))
-        .map(|(id, r)| (*id, r.clone()))
+        .filter_map(|(_, e)| m.by_end.get(e.name.as_str()))
+        .flatten()
+        .copied()
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids.into_iter()
+        .filter_map(|id| m.relations.get(&id).map(|r| (id, r.clone())))
         .collect()
 }
 
@@ -582,8 +640,84 @@ fn load_mirror(tx: &Transaction<'_>) -> Result<Mirror, rusqlite::Error> {
         })?;
         for row in rows {
             let (id, r) = row?;
-            mirror.relations.insert(id, r);
+            mirror.insert_relation(id, r);
         }
     }
     Ok(mirror)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(name: &str, ty: &str, obs: &[&str]) -> Entity {
+        Entity {
+            name: name.into(),
+            entity_type: ty.into(),
+            observations: obs.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn r(from: &str, to: &str, ty: &str) -> Relation {
+        Relation {
+            from: from.into(),
+            to: to.into(),
+            relation_type: ty.into(),
+        }
+    }
+
+    fn names(items: &GraphItems) -> Vec<&str> {
+        items
+            .entities
+            .iter()
+            .map(|(_, e)| e.name.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn search_never_matches_across_fields() {
+        let mut s = Store::open_in_memory().unwrap();
+        s.create_entities(vec![e("Alice", "person", &["likes tea"])])
+            .unwrap();
+        assert_eq!(names(&s.search("ALICE").unwrap()), vec!["Alice"]);
+        assert_eq!(names(&s.search("erso").unwrap()), vec!["Alice"]);
+        assert_eq!(names(&s.search("s tea").unwrap()), vec!["Alice"]);
+        assert!(names(&s.search("ceperson").unwrap()).is_empty());
+        assert!(names(&s.search("alice\u{0}person").unwrap()).is_empty());
+        assert!(names(&s.search("e\u{0}").unwrap()).is_empty());
+        assert_eq!(names(&s.search("").unwrap()), vec!["Alice"]);
+        // Unicode lower-casing as JS toLowerCase does it.
+        s.create_entities(vec![e("Zoë", "Città", &["ÉCLAIRS"])])
+            .unwrap();
+        assert_eq!(names(&s.search("ZOË").unwrap()), vec!["Zoë"]);
+        assert_eq!(names(&s.search("éclairs").unwrap()), vec!["Zoë"]);
+    }
+
+    #[test]
+    fn relation_index_follows_creates_and_deletes() {
+        let mut s = Store::open_in_memory().unwrap();
+        s.create_entities(vec![e("A", "t", &[]), e("B", "t", &[]), e("C", "t", &[])])
+            .unwrap();
+        s.create_relations(vec![
+            r("A", "B", "x"),
+            r("B", "C", "y"),
+            r("C", "C", "self"),
+            r("A", "Ghost", "z"),
+        ])
+        .unwrap();
+        let rels = |s: &mut Store, n: &str| -> usize {
+            s.open_nodes(&[n.to_string()]).unwrap().relations.len()
+        };
+        assert_eq!(rels(&mut s, "A"), 2);
+        assert_eq!(rels(&mut s, "B"), 2);
+        assert_eq!(rels(&mut s, "C"), 2, "a self-relation counts once");
+        s.delete_relations(vec![r("A", "B", "x"), r("A", "B", "nope")])
+            .unwrap();
+        assert_eq!(rels(&mut s, "A"), 1);
+        assert_eq!(rels(&mut s, "B"), 1);
+        s.delete_entities(vec!["C".into(), "Ghost".into()]).unwrap();
+        assert_eq!(rels(&mut s, "B"), 0);
+        assert_eq!(s.read_graph().unwrap().relations.len(), 0);
+        assert_eq!(s.counts().unwrap().entities, 2);
+    }
 }
