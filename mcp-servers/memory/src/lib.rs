@@ -148,19 +148,21 @@ impl MemoryServer {
         &self,
         f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, ToolError> {
+        self.on_store_tool(move |s| f(s).map_err(store_error)).await
+    }
+
+    /// Like `on_store`, for work that can also fail with a tool error (a bad cursor).
+    async fn on_store_tool<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<T, ToolError> + Send + 'static,
+    ) -> Result<T, ToolError> {
         let shared = self.shared.clone();
         let joined = tokio::task::spawn_blocking(move || {
             let mut store = shared
                 .store
                 .lock()
                 .map_err(|_| ToolError::Internal("the store lock is poisoned".into()))?;
-            f(&mut store).map_err(|e| match e {
-                StoreError::EntityNotFound(_) => ToolError::NotFound(e.to_string()),
-                other => {
-                    tracing::error!(error = %other, "store failure");
-                    ToolError::Internal(other.to_string())
-                }
-            })
+            f(&mut store)
         })
         .await;
         joined.map_err(|e| ToolError::Internal(format!("store task failed: {e}")))?
@@ -214,6 +216,17 @@ impl MemoryServer {
 enum Either {
     Peer(Peer<RoleServer>),
     Sink(SubscriptionSink),
+}
+
+/// A store failure as the caller sees it.
+pub(crate) fn store_error(e: StoreError) -> ToolError {
+    match e {
+        StoreError::EntityNotFound(_) => ToolError::NotFound(e.to_string()),
+        other => {
+            tracing::error!(error = %other, "store failure");
+            ToolError::Internal(other.to_string())
+        }
+    }
 }
 
 /// Which connection a request came from: the session id of Streamable HTTP (header) or legacy

@@ -52,12 +52,16 @@ fn main() -> ExitCode {
     }
     // Store calls run on blocking threads but serialise on one connection: a few threads are
     // enough, and a burst of requests must not grow hundreds of them.
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .max_blocking_threads(4)
-        .enable_all()
-        .build()
-    {
+    // One stdio connection needs no worker pool: a current-thread runtime is faster and smaller
+    // (measured in BENCHMARKS.md); HTTP serves many clients on a small pool.
+    let mut builder = if cli.common.transport == mcp_core::TransportKind::Stdio {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(2);
+        b
+    };
+    let runtime = match builder.max_blocking_threads(2).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("{NAME}: cannot start the runtime: {e}");

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
@@ -59,36 +60,37 @@ CREATE INDEX IF NOT EXISTS relations_to ON relations(to_name);
 /// falls back to a per-field search, so a match never spans two fields.
 const FIELD_SEP: char = '\u{0}';
 
-/// One entity in the mirror, with its lower-cased fields joined into one haystack for search.
+/// One entity in the mirror: its name and its lower-cased fields joined into one haystack.
+/// The entity itself stays in SQLite and is read back only when a result includes it.
 #[derive(Debug, Clone)]
 struct Cached {
-    entity: Entity,
+    name: Arc<str>,
     /// `name \0 type \0 obs1 \0 obs2 ...`, lower-cased (JS `toLowerCase` ≈ Rust `to_lowercase`).
-    haystack: String,
+    haystack: Box<str>,
+}
+
+fn haystack_of(entity: &Entity) -> Box<str> {
+    let mut haystack = String::with_capacity(
+        entity.name.len()
+            + entity.entity_type.len()
+            + entity
+                .observations
+                .iter()
+                .map(|o| o.len() + 1)
+                .sum::<usize>()
+            + 2,
+    );
+    haystack.push_str(&entity.name.to_lowercase());
+    haystack.push(FIELD_SEP);
+    haystack.push_str(&entity.entity_type.to_lowercase());
+    for o in &entity.observations {
+        haystack.push(FIELD_SEP);
+        haystack.push_str(&o.to_lowercase());
+    }
+    haystack.into_boxed_str()
 }
 
 impl Cached {
-    fn new(entity: Entity) -> Self {
-        let mut haystack = String::with_capacity(
-            entity.name.len()
-                + entity.entity_type.len()
-                + entity
-                    .observations
-                    .iter()
-                    .map(|o| o.len() + 1)
-                    .sum::<usize>()
-                + 2,
-        );
-        haystack.push_str(&entity.name.to_lowercase());
-        haystack.push(FIELD_SEP);
-        haystack.push_str(&entity.entity_type.to_lowercase());
-        for o in &entity.observations {
-            haystack.push(FIELD_SEP);
-            haystack.push_str(&o.to_lowercase());
-        }
-        Self { entity, haystack }
-    }
-
     fn matches(&self, finder: &memchr::memmem::Finder<'_>, lc_query: &str) -> bool {
         if lc_query.contains(FIELD_SEP) {
             return self
@@ -100,37 +102,77 @@ impl Cached {
     }
 }
 
-/// The in-memory mirror, ordered by insertion like the reference server's arrays.
+/// The in-memory mirror: just enough to answer which entities and relations a read returns,
+/// in insertion order like the reference server's arrays. Names are shared (`Arc<str>`).
 #[derive(Debug, Default)]
 struct Mirror {
     entities: BTreeMap<i64, Cached>,
-    by_name: HashMap<String, i64>,
-    relations: BTreeMap<i64, Relation>,
+    by_name: HashMap<Arc<str>, i64>,
+    /// Relation id -> (from, to).
+    relations: BTreeMap<i64, (Arc<str>, Arc<str>)>,
     /// Relation ids by endpoint name (both ends), so "relations touching these entities" costs
     /// what it returns, not the size of the graph.
-    by_end: HashMap<String, Vec<i64>>,
+    by_end: HashMap<Arc<str>, Vec<i64>>,
 }
 
 impl Mirror {
-    fn insert_relation(&mut self, id: i64, r: Relation) {
-        self.by_end.entry(r.from.clone()).or_default().push(id);
-        if r.to != r.from {
-            self.by_end.entry(r.to.clone()).or_default().push(id);
+    fn intern(&self, name: &str) -> Arc<str> {
+        if let Some((k, _)) = self.by_name.get_key_value(name) {
+            return k.clone();
         }
-        self.relations.insert(id, r);
+        if let Some((k, _)) = self.by_end.get_key_value(name) {
+            return k.clone();
+        }
+        Arc::from(name)
+    }
+
+    fn insert_entity(&mut self, id: i64, entity: &Entity) {
+        let name = self.intern(&entity.name);
+        self.by_name.insert(name.clone(), id);
+        self.entities.insert(
+            id,
+            Cached {
+                name,
+                haystack: haystack_of(entity),
+            },
+        );
+    }
+
+    fn insert_relation(&mut self, id: i64, from: &str, to: &str) {
+        let from = self.intern(from);
+        let to = self.intern(to);
+        self.by_end.entry(from.clone()).or_default().push(id);
+        if to != from {
+            self.by_end.entry(to.clone()).or_default().push(id);
+        }
+        self.relations.insert(id, (from, to));
     }
 
     fn remove_relation(&mut self, id: i64) {
-        if let Some(r) = self.relations.remove(&id) {
-            for end in [&r.from, &r.to] {
-                if let Some(ids) = self.by_end.get_mut(end.as_str()) {
+        if let Some((from, to)) = self.relations.remove(&id) {
+            for end in [&from, &to] {
+                if let Some(ids) = self.by_end.get_mut(end) {
                     ids.retain(|x| *x != id);
                     if ids.is_empty() {
-                        self.by_end.remove(end.as_str());
+                        self.by_end.remove(end);
                     }
                 }
             }
         }
+    }
+
+    /// Ids of the relations with at least one end among `entity_ids`, in graph order.
+    fn relations_touching(&self, entity_ids: &[i64]) -> Vec<i64> {
+        let mut ids: Vec<i64> = entity_ids
+            .iter()
+            .filter_map(|id| self.entities.get(id))
+            .filter_map(|c| self.by_end.get(&c.name))
+            .flatten()
+            .copied()
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
     }
 }
 
@@ -143,7 +185,14 @@ struct Delta {
     removed_relations: Vec<i64>,
 }
 
-/// An entity or relation in graph order, with its stable id (for cursors).
+/// Which entities and relations a read returns, by id, in graph order.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Selection {
+    pub entities: Vec<i64>,
+    pub relations: Vec<i64>,
+}
+
+/// Entities and relations in graph order, with their stable ids (for cursors).
 pub struct GraphItems {
     pub entities: Vec<(i64, Entity)>,
     pub relations: Vec<(i64, Relation)>,
@@ -263,19 +312,18 @@ impl Store {
     fn apply(&mut self, delta: Delta) {
         let m = &mut self.mirror;
         for (name, stored) in delta.entities {
-            if let Some(old) = m.by_name.remove(&name) {
+            if let Some(old) = m.by_name.remove(name.as_str()) {
                 m.entities.remove(&old);
             }
             if let Some((id, entity)) = stored {
-                m.by_name.insert(name, id);
-                m.entities.insert(id, Cached::new(entity));
+                m.insert_entity(id, &entity);
             }
         }
         for id in delta.removed_relations {
             m.remove_relation(id);
         }
         for (id, r) in delta.added_relations {
-            m.insert_relation(id, r);
+            m.insert_relation(id, &r.from, &r.to);
         }
     }
 
@@ -285,7 +333,7 @@ impl Store {
             let mut created = Vec::new();
             let mut seen = HashSet::new();
             for e in entities {
-                if mirror.by_name.contains_key(&e.name) || !seen.insert(e.name.clone()) {
+                if mirror.by_name.contains_key(e.name.as_str()) || !seen.insert(e.name.clone()) {
                     continue;
                 }
                 let inserted = tx.execute(
@@ -424,13 +472,18 @@ impl Store {
     /// Delete relations matching all three fields.
     pub fn delete_relations(&mut self, relations: Vec<Relation>) -> Result<(), StoreError> {
         self.write(|tx, mirror, delta| {
-            for wanted in &relations {
-                for id in mirror.by_end.get(wanted.from.as_str()).into_iter().flatten() {
-                    if mirror.relations.get(id) == Some(wanted) {
-                        delta.removed_relations.push(*id);
-                    }
+            let mut find = tx.prepare_cached(
+                "SELECT id FROM relations WHERE from_name = ?1 AND to_name = ?2 AND relation_type = ?3",
+            )?;
+            for r in &relations {
+                if let Some(id) = find
+                    .query_row(params![r.from, r.to, r.relation_type], |row| row.get(0))
+                    .optional()?
+                {
+                    delta.removed_relations.push(id);
                 }
             }
+            let _ = mirror;
             delta.removed_relations.sort_unstable();
             delta.removed_relations.dedup();
             let mut stmt = tx.prepare_cached(
@@ -443,71 +496,138 @@ impl Store {
         })
     }
 
-    /// The whole graph, in graph order.
-    pub fn read_graph(&mut self) -> Result<GraphItems, StoreError> {
+    /// Everything, in graph order.
+    pub fn select_all(&mut self) -> Result<Selection, StoreError> {
         self.refresh()?;
         let m = &self.mirror;
-        Ok(GraphItems {
-            entities: m
-                .entities
-                .iter()
-                .map(|(id, c)| (*id, c.entity.clone()))
-                .collect(),
-            relations: m.relations.iter().map(|(id, r)| (*id, r.clone())).collect(),
+        Ok(Selection {
+            entities: m.entities.keys().copied().collect(),
+            relations: m.relations.keys().copied().collect(),
         })
     }
 
     /// Entities whose name, type or an observation contains `query` (lower-case substring), and
     /// the relations with at least one end among them.
-    pub fn search(&mut self, query: &str) -> Result<GraphItems, StoreError> {
+    pub fn select_search(&mut self, query: &str) -> Result<Selection, StoreError> {
         self.refresh()?;
         let q = query.to_lowercase();
         let finder = memchr::memmem::Finder::new(q.as_bytes());
         let m = &self.mirror;
-        let entities: Vec<(i64, Entity)> = m
+        let entities: Vec<i64> = m
             .entities
             .iter()
             .filter(|(_, c)| c.matches(&finder, &q))
-            .map(|(id, c)| (*id, c.entity.clone()))
+            .map(|(id, _)| *id)
             .collect();
-        Ok(GraphItems {
-            relations: relations_touching(m, &entities),
+        Ok(Selection {
+            relations: m.relations_touching(&entities),
             entities,
         })
     }
 
     /// The named entities (graph order) and the relations with at least one end among them.
-    pub fn open_nodes(&mut self, names: &[String]) -> Result<GraphItems, StoreError> {
+    pub fn select_open(&mut self, names: &[String]) -> Result<Selection, StoreError> {
         self.refresh()?;
         let m = &self.mirror;
-        let mut ids: Vec<i64> = names
+        let mut entities: Vec<i64> = names
             .iter()
-            .filter_map(|n| m.by_name.get(n).copied())
+            .filter_map(|n| m.by_name.get(n.as_str()).copied())
             .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let entities: Vec<(i64, Entity)> = ids
-            .into_iter()
-            .filter_map(|id| m.entities.get(&id).map(|c| (id, c.entity.clone())))
-            .collect();
-        Ok(GraphItems {
-            relations: relations_touching(m, &entities),
+        entities.sort_unstable();
+        entities.dedup();
+        Ok(Selection {
+            relations: m.relations_touching(&entities),
             entities,
         })
+    }
+
+    /// Read one entity as stored (None if it is gone).
+    pub fn load_entity(&self, id: i64) -> Result<Option<Entity>, StoreError> {
+        let row: Option<(String, String)> = self
+            .conn
+            .prepare_cached("SELECT name, entity_type FROM entities WHERE id = ?1")?
+            .query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let Some((name, entity_type)) = row else {
+            return Ok(None);
+        };
+        let observations = self
+            .conn
+            .prepare_cached("SELECT content FROM observations WHERE entity_id = ?1 ORDER BY id")?
+            .query_map(params![id], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(Entity {
+            name,
+            entity_type,
+            observations,
+        }))
+    }
+
+    /// Read one relation as stored (None if it is gone).
+    pub fn load_relation(&self, id: i64) -> Result<Option<Relation>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT from_name, to_name, relation_type FROM relations WHERE id = ?1",
+            )?
+            .query_row(params![id], |r| {
+                Ok(Relation {
+                    from: r.get(0)?,
+                    to: r.get(1)?,
+                    relation_type: r.get(2)?,
+                })
+            })
+            .optional()?)
+    }
+
+    /// Read a whole selection.
+    pub fn materialize(&self, selection: Selection) -> Result<GraphItems, StoreError> {
+        let mut items = GraphItems {
+            entities: Vec::with_capacity(selection.entities.len()),
+            relations: Vec::with_capacity(selection.relations.len()),
+        };
+        for id in selection.entities {
+            if let Some(e) = self.load_entity(id)? {
+                items.entities.push((id, e));
+            }
+        }
+        for id in selection.relations {
+            if let Some(r) = self.load_relation(id)? {
+                items.relations.push((id, r));
+            }
+        }
+        Ok(items)
+    }
+
+    /// The whole graph, in graph order.
+    pub fn read_graph(&mut self) -> Result<GraphItems, StoreError> {
+        let selection = self.select_all()?;
+        self.materialize(selection)
+    }
+
+    /// [`Store::select_search`], read.
+    pub fn search(&mut self, query: &str) -> Result<GraphItems, StoreError> {
+        let selection = self.select_search(query)?;
+        self.materialize(selection)
+    }
+
+    /// [`Store::select_open`], read.
+    pub fn open_nodes(&mut self, names: &[String]) -> Result<GraphItems, StoreError> {
+        let selection = self.select_open(names)?;
+        self.materialize(selection)
     }
 
     /// Sizes of the graph.
     pub fn counts(&mut self) -> Result<Counts, StoreError> {
         self.refresh()?;
+        let observations: i64 =
+            self.conn
+                .query_row("SELECT count(*) FROM observations", [], |r| r.get(0))?;
         let m = &self.mirror;
         Ok(Counts {
             entities: m.entities.len(),
             relations: m.relations.len(),
-            observations: m
-                .entities
-                .values()
-                .map(|c| c.entity.observations.len())
-                .sum(),
+            observations: usize::try_from(observations).unwrap_or(0),
         })
     }
 
@@ -552,20 +672,6 @@ impl Store {
     }
 }
 
-fn relations_touching(m: &Mirror, entities: &[(i64, Entity)]) -> Vec<(i64, Relation)> {
-    let mut ids: Vec<i64> = entities
-        .iter()
-        .filter_map(|(_, e)| m.by_end.get(e.name.as_str()))
-        .flatten()
-        .copied()
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
-    ids.into_iter()
-        .filter_map(|id| m.relations.get(&id).map(|r| (id, r.clone())))
-        .collect()
-}
-
 fn read_entity(tx: &Transaction<'_>, name: &str) -> Result<Option<(i64, Entity)>, rusqlite::Error> {
     let row: Option<(i64, String)> = tx
         .query_row(
@@ -594,53 +700,47 @@ fn read_entity(tx: &Transaction<'_>, name: &str) -> Result<Option<(i64, Entity)>
 
 fn load_mirror(tx: &Transaction<'_>) -> Result<Mirror, rusqlite::Error> {
     let mut mirror = Mirror::default();
-    let mut observations: HashMap<i64, Vec<String>> = HashMap::new();
     {
-        let mut stmt = tx.prepare("SELECT entity_id, content FROM observations ORDER BY id")?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
-        for row in rows {
-            let (id, content) = row?;
-            observations.entry(id).or_default().push(content);
+        // One pass over entities joined with their observations, in id order.
+        let mut stmt = tx.prepare(
+            "SELECT e.id, e.name, e.entity_type, o.content FROM entities e \
+             LEFT JOIN observations o ON o.entity_id = e.id ORDER BY e.id, o.id",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut current: Option<(i64, Entity)> = None;
+        while let Some(row) = rows.next()? {
+            let id: i64 = row.get(0)?;
+            if current.as_ref().is_none_or(|(cur, _)| *cur != id) {
+                if let Some((cid, e)) = current.take() {
+                    mirror.insert_entity(cid, &e);
+                }
+                current = Some((
+                    id,
+                    Entity {
+                        name: row.get(1)?,
+                        entity_type: row.get(2)?,
+                        observations: Vec::new(),
+                    },
+                ));
+            }
+            if let (Some((_, e)), Some(content)) =
+                (current.as_mut(), row.get::<_, Option<String>>(3)?)
+            {
+                e.observations.push(content);
+            }
+        }
+        if let Some((cid, e)) = current.take() {
+            mirror.insert_entity(cid, &e);
         }
     }
     {
-        let mut stmt = tx.prepare("SELECT id, name, entity_type FROM entities ORDER BY id")?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-            ))
-        })?;
-        for row in rows {
-            let (id, name, entity_type) = row?;
-            mirror.by_name.insert(name.clone(), id);
-            mirror.entities.insert(
-                id,
-                Cached::new(Entity {
-                    name,
-                    entity_type,
-                    observations: observations.remove(&id).unwrap_or_default(),
-                }),
-            );
-        }
-    }
-    {
-        let mut stmt =
-            tx.prepare("SELECT id, from_name, to_name, relation_type FROM relations ORDER BY id")?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                Relation {
-                    from: r.get(1)?,
-                    to: r.get(2)?,
-                    relation_type: r.get(3)?,
-                },
-            ))
-        })?;
-        for row in rows {
-            let (id, r) = row?;
-            mirror.insert_relation(id, r);
+        let mut stmt = tx.prepare("SELECT id, from_name, to_name FROM relations ORDER BY id")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let id: i64 = row.get(0)?;
+            let from: String = row.get(1)?;
+            let to: String = row.get(2)?;
+            mirror.insert_relation(id, &from, &to);
         }
     }
     Ok(mirror)

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::MemoryServer;
 use crate::model::{Entity, ObservationAddition, ObservationDeletion, ObservationResult, Relation};
-use crate::store::GraphItems;
+use crate::store::{GraphItems, Selection, Store, StoreError};
 
 /// Most items one call may carry (entities, relations, names, observations per entity).
 pub const MAX_ITEMS: usize = 1000;
@@ -222,7 +222,8 @@ fn pretty_size(item: &(i64, Item)) -> usize {
 }
 
 pub(crate) fn page(
-    items: GraphItems,
+    store: &Store,
+    selection: Selection,
     kind: &str,
     cursor: Option<&str>,
     limit: usize,
@@ -232,10 +233,26 @@ pub(crate) fn page(
         Some(c) if !c.is_empty() => decode_cursor(kind, c)?,
         _ => Position::default(),
     };
-    let sequence = items
+    // Items are read from the store lazily: only what the page holds (plus one, to know
+    // whether there is more) is ever loaded.
+    let failure = std::cell::RefCell::new(None::<StoreError>);
+    fn note<T>(
+        failure: &std::cell::RefCell<Option<StoreError>>,
+        r: Result<Option<T>, StoreError>,
+    ) -> Option<T> {
+        match r {
+            Ok(v) => v,
+            Err(e) => {
+                failure.borrow_mut().get_or_insert(e);
+                None
+            }
+        }
+    }
+    let sequence = selection
         .entities
         .into_iter()
-        .filter(|(id, _)| *id > start.e)
+        .filter(|id| *id > start.e)
+        .filter_map(|id| note(&failure, store.load_entity(id)).map(|e| (id, e)))
         .enumerate()
         .map(|(i, (id, mut e))| {
             if i == 0 && start.o > 0 {
@@ -245,14 +262,17 @@ pub(crate) fn page(
             (id, Item::E(e))
         })
         .chain(
-            items
+            selection
                 .relations
                 .into_iter()
-                .filter(|(id, _)| *id > start.r)
-                .map(|(id, r)| (id, Item::R(r))),
+                .filter(|id| *id > start.r)
+                .filter_map(|id| note(&failure, store.load_relation(id)).map(|r| (id, Item::R(r)))),
         );
     let available = budget.item_chars();
     let mut packed = Budget::pack_by(available, limit, sequence, pretty_size);
+    if let Some(e) = failure.into_inner() {
+        return Err(crate::store_error(e));
+    }
     let mut pos = start;
     pos.o = 0;
     let mut split_entity = None;
@@ -478,14 +498,14 @@ impl MemoryServer {
     async fn read_graph(&self, Parameters(p): Parameters<ReadGraphParams>) -> Out<GraphOutput> {
         let limit = check_limit(p.limit)?;
         let budget = self.shared.budget;
-        let items = self.on_store(|s| s.read_graph()).await?;
-        Ok(Reply::pretty(page(
-            items,
-            "read_graph",
-            p.cursor.as_deref(),
-            limit,
-            budget,
-        )?))
+        let cursor = p.cursor;
+        let out = self
+            .on_store_tool(move |s| {
+                let selection = s.select_all().map_err(crate::store_error)?;
+                page(s, selection, "read_graph", cursor.as_deref(), limit, budget)
+            })
+            .await?;
+        Ok(Reply::pretty(out))
     }
 
     /// Search for nodes in the knowledge graph based on a query (case-insensitive substring of names, types and observations). Large results come in pages: when `truncated` is true, call again with `cursor` set to `next_cursor`.
@@ -498,14 +518,21 @@ impl MemoryServer {
         let limit = check_limit(p.limit)?;
         let budget = self.shared.budget;
         let query = p.query;
-        let items = self.on_store(move |s| s.search(&query)).await?;
-        Ok(Reply::pretty(page(
-            items,
-            "search_nodes",
-            p.cursor.as_deref(),
-            limit,
-            budget,
-        )?))
+        let cursor = p.cursor;
+        let out = self
+            .on_store_tool(move |s| {
+                let selection = s.select_search(&query).map_err(crate::store_error)?;
+                page(
+                    s,
+                    selection,
+                    "search_nodes",
+                    cursor.as_deref(),
+                    limit,
+                    budget,
+                )
+            })
+            .await?;
+        Ok(Reply::pretty(out))
     }
 
     /// Open specific nodes in the knowledge graph by their names
@@ -518,13 +545,20 @@ impl MemoryServer {
         check_count("names", p.names.len())?;
         let budget = self.shared.budget;
         let names = p.names;
-        let items = self.on_store(move |s| s.open_nodes(&names)).await?;
-        Ok(Reply::pretty(page(
-            items,
-            "open_nodes",
-            p.cursor.as_deref(),
-            MAX_LIMIT,
-            budget,
-        )?))
+        let cursor = p.cursor;
+        let out = self
+            .on_store_tool(move |s| {
+                let selection = s.select_open(&names).map_err(crate::store_error)?;
+                page(
+                    s,
+                    selection,
+                    "open_nodes",
+                    cursor.as_deref(),
+                    MAX_LIMIT,
+                    budget,
+                )
+            })
+            .await?;
+        Ok(Reply::pretty(out))
     }
 }
