@@ -119,3 +119,63 @@ async fn writes_notify_subscribers_and_reads_or_failures_do_not() {
         "no notification after unsubscribe"
     );
 }
+
+/// Protocol 2026-07-28 replaces resources/subscribe with `subscriptions/listen`.
+#[tokio::test]
+async fn subscriptions_listen_on_2026_07_28_delivers_graph_updates() {
+    use rmcp::ClientServiceExt;
+    use rmcp::model::{ServerNotification, SubscriptionFilter};
+
+    let (server_io, client_io) = tokio::io::duplex(1 << 20);
+    tokio::spawn(async move {
+        if let Ok(r) = common::server().serve(server_io).await {
+            let _ = r.waiting().await;
+        }
+    });
+    let client = Counter::default()
+        .serve_with_lifecycle(
+            client_io,
+            rmcp::ClientLifecycleMode::Discover {
+                preferred_versions: vec![rmcp::model::ProtocolVersion::V_2026_07_28],
+            },
+        )
+        .await
+        .unwrap();
+    let mut sub = client
+        .peer()
+        .listen(
+            SubscriptionFilter::builder()
+                .resource_subscription("memory://knowledge-graph")
+                .resource_subscription("memory://something-else")
+                .build(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        sub.acknowledged().resource_subscriptions,
+        Some(vec!["memory://knowledge-graph".to_string()]),
+        "only our resource is accepted"
+    );
+    client
+        .call_tool(
+            CallToolRequestParams::new("create_entities").with_arguments(
+                json!({"entities":[{"name":"L","entityType":"t","observations":[]}]})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            ),
+        )
+        .await
+        .unwrap();
+    let n = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .expect("a notification within 5s")
+        .unwrap()
+        .expect("subscription still open");
+    match n {
+        ServerNotification::ResourceUpdatedNotification(u) => {
+            assert_eq!(u.params.uri, "memory://knowledge-graph")
+        }
+        other => panic!("unexpected notification {other:?}"),
+    }
+}
