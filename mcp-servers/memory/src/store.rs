@@ -344,15 +344,7 @@ impl Store {
                     continue;
                 }
                 let id = tx.last_insert_rowid();
-                let mut observations = Vec::with_capacity(e.observations.len());
-                let mut stmt = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO observations(entity_id, content) VALUES (?1, ?2)",
-                )?;
-                for o in e.observations {
-                    if stmt.execute(params![id, o])? == 1 {
-                        observations.push(o);
-                    }
-                }
+                let observations = insert_observations(tx, id, e.observations)?;
                 delta.entities.insert(e.name.clone(), None);
                 created.push(Entity {
                     name: e.name,
@@ -369,19 +361,7 @@ impl Store {
         &mut self,
         relations: Vec<Relation>,
     ) -> Result<Vec<Relation>, StoreError> {
-        self.write(|tx, _mirror, delta| {
-            let mut created = Vec::new();
-            let mut stmt = tx.prepare_cached(
-                "INSERT OR IGNORE INTO relations(from_name, to_name, relation_type) VALUES (?1, ?2, ?3)",
-            )?;
-            for r in relations {
-                if stmt.execute(params![r.from, r.to, r.relation_type])? == 1 {
-                    delta.added_relations.push((tx.last_insert_rowid(), r.clone()));
-                    created.push(r);
-                }
-            }
-            Ok(created)
-        })
+        self.write(|tx, _mirror, delta| Ok(insert_relations(tx, relations, delta)?))
     }
 
     /// Add observations; fails as a whole (nothing written) if one entity is missing.
@@ -402,15 +382,7 @@ impl Store {
                 let Some(id) = id else {
                     return Err(StoreError::EntityNotFound(a.entity_name));
                 };
-                let mut added = Vec::new();
-                let mut stmt = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO observations(entity_id, content) VALUES (?1, ?2)",
-                )?;
-                for c in a.contents {
-                    if stmt.execute(params![id, c])? == 1 {
-                        added.push(c);
-                    }
-                }
+                let added = insert_observations(tx, id, a.contents)?;
                 if !added.is_empty() {
                     tx.execute(
                         "UPDATE entities SET updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE id = ?1",
@@ -639,7 +611,7 @@ impl Store {
         relations: Vec<Relation>,
     ) -> Result<(usize, usize, usize), StoreError> {
         self.write(|tx, _mirror, delta| {
-            let (mut e_added, mut o_added, mut r_added) = (0, 0, 0);
+            let (mut e_added, mut o_added) = (0, 0);
             for e in entities {
                 e_added += tx.execute(
                     "INSERT INTO entities(name, entity_type) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
@@ -650,26 +622,51 @@ impl Store {
                     params![e.name],
                     |r| r.get(0),
                 )?;
-                let mut stmt = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO observations(entity_id, content) VALUES (?1, ?2)",
-                )?;
-                for o in &e.observations {
-                    o_added += stmt.execute(params![id, o])?;
-                }
+                o_added += insert_observations(tx, id, e.observations)?.len();
                 delta.entities.insert(e.name, None);
             }
-            let mut stmt = tx.prepare_cached(
-                "INSERT OR IGNORE INTO relations(from_name, to_name, relation_type) VALUES (?1, ?2, ?3)",
-            )?;
-            for r in relations {
-                if stmt.execute(params![r.from, r.to, r.relation_type])? == 1 {
-                    r_added += 1;
-                    delta.added_relations.push((tx.last_insert_rowid(), r));
-                }
-            }
+            let r_added = insert_relations(tx, relations, delta)?.len();
             Ok((e_added, o_added, r_added))
         })
     }
+}
+
+/// Insert the observations an entity does not have yet; returns those inserted, in order.
+fn insert_observations(
+    tx: &Transaction<'_>,
+    entity_id: i64,
+    observations: impl IntoIterator<Item = String>,
+) -> Result<Vec<String>, rusqlite::Error> {
+    let mut stmt = tx
+        .prepare_cached("INSERT OR IGNORE INTO observations(entity_id, content) VALUES (?1, ?2)")?;
+    let mut added = Vec::new();
+    for o in observations {
+        if stmt.execute(params![entity_id, o])? == 1 {
+            added.push(o);
+        }
+    }
+    Ok(added)
+}
+
+/// Insert the relations that do not exist yet; returns those inserted and records them in `delta`.
+fn insert_relations(
+    tx: &Transaction<'_>,
+    relations: Vec<Relation>,
+    delta: &mut Delta,
+) -> Result<Vec<Relation>, rusqlite::Error> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT OR IGNORE INTO relations(from_name, to_name, relation_type) VALUES (?1, ?2, ?3)",
+    )?;
+    let mut created = Vec::new();
+    for r in relations {
+        if stmt.execute(params![r.from, r.to, r.relation_type])? == 1 {
+            delta
+                .added_relations
+                .push((tx.last_insert_rowid(), r.clone()));
+            created.push(r);
+        }
+    }
+    Ok(created)
 }
 
 fn read_entity(tx: &Transaction<'_>, name: &str) -> Result<Option<(i64, Entity)>, rusqlite::Error> {
