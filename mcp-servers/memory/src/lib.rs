@@ -2,6 +2,7 @@
 //! shapes) on an embedded SQLite store that several processes can share without losing a write,
 //! with paged reads that respect the response budget.
 
+pub mod embed;
 pub mod import;
 pub mod model;
 pub mod store;
