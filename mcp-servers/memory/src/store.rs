@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
+pub mod memories;
+
 use crate::model::{Entity, ObservationAddition, ObservationDeletion, ObservationResult, Relation};
 
 /// A failure of the store.
@@ -21,6 +23,10 @@ pub enum StoreError {
     Sql(#[from] rusqlite::Error),
     #[error("cannot open the memory store at {path}: {reason}")]
     Open { path: String, reason: String },
+    #[error("{0}")]
+    Foreign(String),
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// How hard each commit is pushed to disk.
@@ -55,6 +61,35 @@ CREATE TABLE IF NOT EXISTS relations (
 );
 CREATE INDEX IF NOT EXISTS relations_to ON relations(to_name);
 "#;
+
+/// `PRAGMA application_id` of a sophia-memory store ("SOPH").
+pub const APPLICATION_ID: i64 = 0x534F_5048;
+
+/// Refuse a database that belongs to someone else; stamp a new one as ours.
+fn check_ownership(tx: &Transaction<'_>) -> Result<(), StoreError> {
+    let app: i64 = tx.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+    if app == APPLICATION_ID {
+        return Ok(());
+    }
+    let objects: i64 = tx.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'",
+        [],
+        |r| r.get(0),
+    )?;
+    let ours: i64 = tx.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'entities'",
+        [],
+        |r| r.get(0),
+    )?;
+    if app == 0 && (objects == 0 || ours == 1) {
+        tx.execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID}"))?;
+        return Ok(());
+    }
+    Err(StoreError::Foreign(format!(
+        "this file is not a sophia-memory store (it holds {objects} other database objects, application_id {app}); \
+         refusing to modify it: point SOPHIA_MEMORY_DB at a new file"
+    )))
+}
 
 /// Separates the lower-cased fields of an entity in its search haystack. A query containing it
 /// falls back to a per-field search, so a match never spans two fields.
@@ -211,6 +246,7 @@ pub struct Store {
     conn: Connection,
     mirror: Mirror,
     data_version: Option<i64>,
+    vectors: memories::VectorIndex,
 }
 
 impl Store {
@@ -246,7 +282,9 @@ impl Store {
         {
             // Schema creation takes the write lock so two first starts do not race.
             let tx = Transaction::new_unchecked(&conn, TransactionBehavior::Immediate)?;
+            check_ownership(&tx)?;
             tx.execute_batch(SCHEMA)?;
+            tx.execute_batch(memories::SCHEMA)?;
             tx.commit()?;
         }
         // The mirror loads on first use, so `initialize` never waits for a large graph.
@@ -254,6 +292,7 @@ impl Store {
             conn,
             mirror: Mirror::default(),
             data_version: None,
+            vectors: memories::VectorIndex::default(),
         })
     }
 
