@@ -6,6 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 pub mod hash;
+pub mod openai;
 
 /// A boxed future, so embedders can live behind `Arc<dyn Embedder>`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
