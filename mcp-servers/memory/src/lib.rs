@@ -7,6 +7,7 @@ pub mod import;
 pub mod model;
 pub mod store;
 mod tools;
+mod tools_memory;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -34,7 +35,7 @@ pub const NAME: &str = "sophia-memory";
 pub const PORT: u16 = 9000;
 
 /// Typed configuration, built once in `main` (tests build it directly).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct MemoryConfig {
     /// The SQLite file (`SOPHIA_MEMORY_DB`).
     pub db_path: PathBuf,
@@ -42,6 +43,10 @@ pub struct MemoryConfig {
     pub budget: Budget,
     /// Remove every tool that is not read-only.
     pub read_only: bool,
+    /// Default namespace of memories (`SOPHIA_MEMORY_NAMESPACE`, else `default`).
+    pub namespace: String,
+    /// The embedder (possibly still loading).
+    pub embedder: embed::slot::EmbedderSlot,
 }
 
 impl MemoryConfig {
@@ -52,6 +57,8 @@ impl MemoryConfig {
             durability: Durability::Full,
             budget: Budget::default(),
             read_only: false,
+            namespace: "default".into(),
+            embedder: embed::slot::EmbedderSlot::new(embed::slot::EmbedState::Disabled),
         }
     }
 }
@@ -90,6 +97,8 @@ enum Subscriber {
 struct Shared {
     store: Mutex<Store>,
     budget: Budget,
+    namespace: String,
+    embedder: embed::slot::EmbedderSlot,
     db_path: PathBuf,
     subscribers: Mutex<Vec<Subscriber>>,
     next_listen_id: std::sync::atomic::AtomicU64,
@@ -112,6 +121,7 @@ impl MemoryServer {
     /// Build on an already opened store.
     pub fn from_store(store: Store, config: MemoryConfig) -> Self {
         let mut router = Self::tool_router();
+        router.merge(Self::memory_router());
         if config.read_only {
             mcp_core::serve::retain_read_only(&mut router);
         }
@@ -119,6 +129,8 @@ impl MemoryServer {
             shared: Arc::new(Shared {
                 store: Mutex::new(store),
                 budget: config.budget,
+                namespace: config.namespace,
+                embedder: config.embedder,
                 db_path: config.db_path,
                 subscribers: Mutex::new(Vec::new()),
                 next_listen_id: std::sync::atomic::AtomicU64::new(1),
@@ -399,5 +411,110 @@ impl mcp_core::SophiaServer for MemoryServer {
             "store {path}: {} entities, {} relations, {} observations",
             counts.entities, counts.relations, counts.observations
         ))
+    }
+}
+
+/// Which embedder to run (`SOPHIA_EMBEDDER`).
+#[derive(Debug, Clone)]
+pub enum EmbedderChoice {
+    /// all-MiniLM-L6-v2 from `SOPHIA_EMBEDDER_MODEL_DIR` (default).
+    MiniLm(Option<PathBuf>),
+    /// An OpenAI-compatible endpoint (`SOPHIA_EMBEDDINGS_URL`, `_MODEL`, `_API_KEY`).
+    OpenAi(Box<embed::openai::OpenAiConfig>),
+    /// Deterministic feature hashing (tests and demos; no meaning).
+    Hash(usize),
+    /// Keyword search only.
+    None,
+}
+
+impl MemoryServer {
+    /// Load the embedder in the background (never delaying `initialize`), then embed memories
+    /// stored while it was loading. Refuses an embedder other than the one the store's vectors
+    /// came from.
+    pub fn start_embedder(&self, choice: EmbedderChoice) {
+        use embed::slot::EmbedState;
+        let slot = self.shared.embedder.clone();
+        let server = self.clone();
+        match choice {
+            EmbedderChoice::None => slot.set(EmbedState::Disabled),
+            choice => {
+                slot.set(EmbedState::Loading(format!("{choice:?}")));
+                tokio::spawn(async move {
+                    let loaded: Result<Arc<dyn embed::Embedder>, String> = match choice {
+                        EmbedderChoice::Hash(d) => Ok(Arc::new(embed::hash::HashEmbedder::new(d))),
+                        EmbedderChoice::MiniLm(dir) => match dir {
+                            None => Err("set SOPHIA_EMBEDDER_MODEL_DIR to a folder with all-MiniLM-L6-v2's model.safetensors, tokenizer.json and config.json (hub download is not built in yet)".into()),
+                            Some(dir) => tokio::task::spawn_blocking(move || embed::minilm::MiniLm::load(&dir))
+                                .await
+                                .map_err(|e| e.to_string())
+                                .and_then(|r| r.map_err(|e| e.to_string()))
+                                .map(|m| Arc::new(m) as Arc<dyn embed::Embedder>),
+                        },
+                        EmbedderChoice::OpenAi(config) => match embed::openai::OpenAiEmbedder::new(*config) {
+                            Ok(e) => match e.probe().await {
+                                Ok(_) => Ok(Arc::new(e) as Arc<dyn embed::Embedder>),
+                                Err(err) => Err(err.to_string()),
+                            },
+                            Err(err) => Err(err.to_string()),
+                        },
+                        EmbedderChoice::None => return,
+                    };
+                    let embedder = match loaded {
+                        Ok(e) => e,
+                        Err(why) => {
+                            tracing::warn!("embedder unavailable: {why}");
+                            slot.set(EmbedState::Failed(why));
+                            return;
+                        }
+                    };
+                    let recorded = server.on_store(|s| s.memory_embedder()).await;
+                    if let Ok(Some((id, dim))) = recorded
+                        && (id != embedder.id() || dim != embedder.dimension())
+                    {
+                        let why = format!(
+                            "the store's vectors come from {id} ({dim}-d), not {} ({}-d); run `sophia-memory reembed` or use the old embedder",
+                            embedder.id(),
+                            embedder.dimension()
+                        );
+                        tracing::warn!("{why}");
+                        slot.set(EmbedState::Failed(why));
+                        return;
+                    }
+                    tracing::info!(embedder = embedder.id(), "embedder ready");
+                    slot.set(EmbedState::Ready(embedder.clone()));
+                    server.backfill_embeddings(embedder).await;
+                });
+            }
+        }
+    }
+
+    /// Embed memories stored without a vector, in batches.
+    async fn backfill_embeddings(&self, embedder: Arc<dyn embed::Embedder>) {
+        loop {
+            let batch = match self.on_store(|s| s.memory_unembedded(32)).await {
+                Ok(b) if !b.is_empty() => b,
+                _ => return,
+            };
+            let texts: Vec<String> = batch.iter().map(|(_, c)| c.clone()).collect();
+            let vectors = match embedder.embed(&texts).await {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::warn!(error = %e, "background embedding failed; will retry at the next start");
+                    return;
+                }
+            };
+            let id = embedder.id().to_string();
+            let pairs: Vec<(String, Vec<f32>)> =
+                batch.into_iter().map(|(i, _)| i).zip(vectors).collect();
+            let n = pairs.len();
+            if self
+                .on_store(move |s| s.memory_set_embeddings(&id, pairs))
+                .await
+                .is_err()
+                || n == 0
+            {
+                return;
+            }
+        }
     }
 }

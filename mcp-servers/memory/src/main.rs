@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use mcp_core::{Budget, CommonArgs, ServerMeta};
-use sophia_memory::{Durability, MemoryConfig, MemoryServer, NAME, PORT, default_db_path};
+use sophia_memory::{
+    Durability, EmbedderChoice, MemoryConfig, MemoryServer, NAME, PORT, default_db_path,
+};
 
 #[derive(Parser)]
 #[command(name = NAME, version, about = "Sophia memory: a knowledge graph MCP server on an embedded SQLite store")]
@@ -20,6 +22,24 @@ struct Cli {
     /// `full` fsyncs every commit (survives power loss); `normal` survives a process crash only.
     #[arg(long, env = "SOPHIA_MEMORY_SYNC", default_value = "full", value_parser = ["full", "normal"], global = true)]
     sync: String,
+
+    /// Default namespace of memories.
+    #[arg(
+        long,
+        env = "SOPHIA_MEMORY_NAMESPACE",
+        default_value = "default",
+        global = true
+    )]
+    namespace: String,
+
+    /// `minilm` (default; needs SOPHIA_EMBEDDER_MODEL_DIR), `openai` (SOPHIA_EMBEDDINGS_URL,
+    /// _MODEL, _API_KEY), `hash` (deterministic, no meaning: tests and demos) or `none`.
+    #[arg(long, env = "SOPHIA_EMBEDDER", default_value = "minilm", value_parser = ["minilm", "openai", "hash", "none"], global = true)]
+    embedder: String,
+
+    /// Folder with all-MiniLM-L6-v2's model.safetensors, tokenizer.json and config.json.
+    #[arg(long, env = "SOPHIA_EMBEDDER_MODEL_DIR", global = true)]
+    model_dir: Option<PathBuf>,
 
     #[command(subcommand)]
     command: Option<Command>,
@@ -46,6 +66,22 @@ fn main() -> ExitCode {
         },
         budget: Budget::from_env(),
         read_only: cli.common.read_only,
+        namespace: cli.namespace.clone(),
+        embedder: sophia_memory::embed::slot::EmbedderSlot::new(
+            sophia_memory::embed::slot::EmbedState::Disabled,
+        ),
+    };
+    let choice = match cli.embedder.as_str() {
+        "none" => EmbedderChoice::None,
+        "hash" => EmbedderChoice::Hash(384),
+        "openai" => match sophia_memory::embed::openai::OpenAiConfig::from_env() {
+            Ok(c) => EmbedderChoice::OpenAi(Box::new(c)),
+            Err(e) => {
+                eprintln!("{NAME}: SOPHIA_EMBEDDER=openai: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        _ => EmbedderChoice::MiniLm(cli.model_dir.clone()),
     };
     if let Some(Command::Import { file }) = &cli.command {
         return import(&config, file);
@@ -90,6 +126,7 @@ fn main() -> ExitCode {
         };
         if !cli.common.print_tools && !cli.common.check {
             server.preload_in_background();
+            server.start_embedder(choice);
         }
         let meta = ServerMeta {
             name: NAME,

@@ -360,7 +360,18 @@ async fn read_only_removes_every_write_tool() {
         .map(|t| t.name.to_string())
         .collect();
     tools.sort();
-    assert_eq!(tools, vec!["open_nodes", "read_graph", "search_nodes"]);
+    assert_eq!(
+        tools,
+        vec![
+            "get_memory",
+            "list_memories",
+            "memory_stats",
+            "open_nodes",
+            "read_graph",
+            "search_nodes",
+            "semantic_search"
+        ]
+    );
     let r = client
         .call_tool(
             rmcp::model::CallToolRequestParams::new("create_entities")
@@ -374,7 +385,7 @@ async fn read_only_removes_every_write_tool() {
 fn schema_snapshots_match_and_every_tool_is_annotated() {
     use mcp_core::SophiaServer;
     let tools = server().tools();
-    assert_eq!(tools.len(), 9);
+    assert_eq!(tools.len(), TOOL_COUNT);
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schemas/memory");
     let problems = mcp_core::schema::check_snapshots(&dir, &tools);
     assert!(problems.is_empty(), "{problems:#?}");

@@ -36,7 +36,7 @@ async fn stdio_with_rmcp_client() {
         info.server_info.as_ref().map(|s| s.name.as_str()),
         Some("sophia-memory")
     );
-    assert_eq!(client.list_all_tools().await.unwrap().len(), 9);
+    assert_eq!(client.list_all_tools().await.unwrap().len(), TOOL_COUNT);
     let r = client
         .call_tool(
             CallToolRequestParams::new("create_entities").with_arguments(args(
@@ -87,7 +87,7 @@ async fn stdout_carries_only_json_rpc() {
         .unwrap();
     assert!(out.status.success());
     let v: Value = serde_json::from_slice(&out.stdout).expect("--print-tools prints JSON only");
-    assert_eq!(v["tools"].as_array().map(Vec::len), Some(9));
+    assert_eq!(v["tools"].as_array().map(Vec::len), Some(TOOL_COUNT));
 }
 
 #[tokio::test]
@@ -98,7 +98,7 @@ async fn streamable_http_with_rmcp_client_and_healthz() {
         .await
         .unwrap();
     let client = server.mcp_client().await.unwrap();
-    assert_eq!(client.list_all_tools().await.unwrap().len(), 9);
+    assert_eq!(client.list_all_tools().await.unwrap().len(), TOOL_COUNT);
     let r = client
         .call_tool(
             CallToolRequestParams::new("create_entities").with_arguments(args(
@@ -133,7 +133,10 @@ async fn legacy_sse_with_a_2024_11_05_client() {
     let init = sse.initialize().await.unwrap();
     assert_eq!(init["result"]["serverInfo"]["name"], "sophia-memory");
     let tools = sse.request("tools/list", json!({})).await.unwrap();
-    assert_eq!(tools["result"]["tools"].as_array().map(Vec::len), Some(9));
+    assert_eq!(
+        tools["result"]["tools"].as_array().map(Vec::len),
+        Some(TOOL_COUNT)
+    );
     let r = sse
         .request(
             "tools/call",

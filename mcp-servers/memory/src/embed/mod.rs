@@ -6,7 +6,9 @@ use std::future::Future;
 use std::pin::Pin;
 
 pub mod hash;
+pub mod minilm;
 pub mod openai;
+pub mod slot;
 
 /// A boxed future, so embedders can live behind `Arc<dyn Embedder>`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

