@@ -65,30 +65,46 @@ CREATE INDEX IF NOT EXISTS relations_to ON relations(to_name);
 /// `PRAGMA application_id` of a sophia-memory store ("SOPH").
 pub const APPLICATION_ID: i64 = 0x534F_5048;
 
-/// Refuse a database that belongs to someone else; stamp a new one as ours.
-fn check_ownership(tx: &Transaction<'_>) -> Result<(), StoreError> {
-    let app: i64 = tx.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+/// Whether the database is ours, new, or someone else's (read-only check).
+fn ownership(conn: &Connection) -> Result<Ownership, StoreError> {
+    let app: i64 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
     if app == APPLICATION_ID {
-        return Ok(());
+        return Ok(Ownership::Ours);
     }
-    let objects: i64 = tx.query_row(
+    let objects: i64 = conn.query_row(
         "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'",
         [],
         |r| r.get(0),
     )?;
-    let ours: i64 = tx.query_row(
+    let ours: i64 = conn.query_row(
         "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'entities'",
         [],
         |r| r.get(0),
     )?;
     if app == 0 && (objects == 0 || ours == 1) {
-        tx.execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID}"))?;
-        return Ok(());
+        return Ok(Ownership::Unstamped);
     }
     Err(StoreError::Foreign(format!(
         "this file is not a sophia-memory store (it holds {objects} other database objects, application_id {app}); \
          refusing to modify it: point SOPHIA_MEMORY_DB at a new file"
     )))
+}
+
+enum Ownership {
+    Ours,
+    Unstamped,
+}
+
+fn refuse_foreign(conn: &Connection) -> Result<(), StoreError> {
+    ownership(conn).map(|_| ())
+}
+
+/// Inside the schema transaction: check again (another process may have raced) and stamp.
+fn check_ownership(tx: &Transaction<'_>) -> Result<(), StoreError> {
+    if let Ownership::Unstamped = ownership(tx)? {
+        tx.execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID}"))?;
+    }
+    Ok(())
 }
 
 /// Separates the lower-cased fields of an entity in its search haystack. A query containing it
@@ -272,6 +288,9 @@ impl Store {
 
     fn init(conn: Connection, durability: Durability) -> Result<Self, StoreError> {
         conn.busy_timeout(Duration::from_secs(10))?;
+        // Before anything writes (even the journal-mode switch rewrites the header): refuse a
+        // file that is not ours.
+        refuse_foreign(&conn)?;
         let _: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         conn.execute_batch(match durability {
             Durability::Full => "PRAGMA synchronous=FULL;",

@@ -512,9 +512,10 @@ impl Store {
         items: Vec<NewMemory>,
         dup_cosine: f32,
     ) -> Result<Vec<PutOutcome>, StoreError> {
-        self.sync_vectors()?;
         let now = now();
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        // Under the write lock: the near-duplicate check sees every other process's commits.
+        catch_up(&tx, &mut self.vectors)?;
         let rev = next_rev(&tx)?;
         // A store holds vectors of one embedder only.
         let stored = {
@@ -894,40 +895,45 @@ impl Store {
         if self.vectors.loaded && self.vectors.rev == rev {
             return Ok(());
         }
-        let since = if self.vectors.loaded {
-            self.vectors.rev
-        } else {
-            -1
-        };
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Deferred)?;
-        let rev: i64 = meta_get(&tx, "rev")?
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        let mut index = std::mem::take(&mut self.vectors);
-        {
-            let mut stmt = tx.prepare("SELECT mem_rowid FROM memory_tombstones WHERE rev > ?1")?;
-            for r in stmt.query_map(params![since], |r| r.get::<_, i64>(0))? {
-                index.remove(r?);
-            }
-            let mut stmt = tx.prepare(
-                "SELECT rowid, namespace, embedding FROM memories WHERE rev > ?1 ORDER BY rowid",
-            )?;
-            let mut rows = stmt.query(params![since])?;
-            while let Some(row) = rows.next()? {
-                let rowid: i64 = row.get(0)?;
-                let ns: String = row.get(1)?;
-                match row.get::<_, Option<Vec<u8>>>(2)? {
-                    Some(blob) => index.upsert(rowid, &ns, &blob_to_vec(&blob)),
-                    None => index.remove(rowid),
-                }
-            }
-        }
+        catch_up(&tx, &mut self.vectors)?;
         tx.commit()?;
-        index.rev = rev;
-        index.loaded = true;
-        self.vectors = index;
         Ok(())
     }
+}
+
+/// Apply to `index` every vector change committed after the revision it has seen, reading
+/// through `conn` (inside the caller's transaction, so what it sees is consistent).
+fn catch_up(conn: &rusqlite::Connection, index: &mut VectorIndex) -> Result<(), StoreError> {
+    let rev: i64 = meta_get(conn, "rev")?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    if index.loaded && index.rev == rev {
+        return Ok(());
+    }
+    let since = if index.loaded { index.rev } else { -1 };
+    {
+        let mut stmt =
+            conn.prepare_cached("SELECT mem_rowid FROM memory_tombstones WHERE rev > ?1")?;
+        for r in stmt.query_map(params![since], |r| r.get::<_, i64>(0))? {
+            index.remove(r?);
+        }
+        let mut stmt = conn.prepare_cached(
+            "SELECT rowid, namespace, embedding FROM memories WHERE rev > ?1 ORDER BY rowid",
+        )?;
+        let mut rows = stmt.query(params![since])?;
+        while let Some(row) = rows.next()? {
+            let rowid: i64 = row.get(0)?;
+            let ns: String = row.get(1)?;
+            match row.get::<_, Option<Vec<u8>>>(2)? {
+                Some(blob) => index.upsert(rowid, &ns, &blob_to_vec(&blob)),
+                None => index.remove(rowid),
+            }
+        }
+    }
+    index.rev = rev;
+    index.loaded = true;
+    Ok(())
 }
 
 #[cfg(test)]
