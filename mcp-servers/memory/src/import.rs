@@ -6,6 +6,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::model::{Entity, Relation};
+use crate::store::memories::MemoryRecord;
 use crate::store::{Store, StoreError};
 
 #[derive(Deserialize)]
@@ -24,6 +25,8 @@ enum Line {
         #[serde(rename = "relationType")]
         relation_type: String,
     },
+    /// A semantic memory, as `sophia-memory export` writes it.
+    Memory(Box<MemoryRecord>),
 }
 
 /// What an import did.
@@ -33,14 +36,26 @@ pub struct ImportReport {
     pub entities_added: usize,
     pub observations_added: usize,
     pub relations_added: usize,
+    pub memories_written: usize,
+    /// Memories whose vector was kept (same embedder as the store).
+    pub vectors_kept: usize,
     /// (line number, reason) of every skipped line.
     pub skipped: Vec<(usize, String)>,
 }
 
-/// Parse `text` (JSONL) into entities and relations; malformed lines go to `skipped`.
-pub fn parse(text: &str, report: &mut ImportReport) -> (Vec<Entity>, Vec<Relation>) {
+/// What a JSONL file holds.
+#[derive(Default)]
+pub struct Parsed {
+    pub entities: Vec<Entity>,
+    pub relations: Vec<Relation>,
+    pub memories: Vec<MemoryRecord>,
+}
+
+/// Parse `text` (JSONL) into entities, relations and memories; malformed lines go to `skipped`.
+pub fn parse(text: &str, report: &mut ImportReport) -> Parsed {
     let mut entities = Vec::new();
     let mut relations = Vec::new();
+    let mut memories = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim();
         if line.is_empty() {
@@ -69,10 +84,20 @@ pub fn parse(text: &str, report: &mut ImportReport) -> (Vec<Entity>, Vec<Relatio
                 to,
                 relation_type,
             }),
+            Ok(Line::Memory(m)) if m.memory.id.trim().is_empty() || m.memory.content.is_empty() => {
+                report
+                    .skipped
+                    .push((i + 1, "memory without an id or content".into()))
+            }
+            Ok(Line::Memory(m)) => memories.push(*m),
             Err(e) => report.skipped.push((i + 1, e.to_string())),
         }
     }
-    (entities, relations)
+    Parsed {
+        entities,
+        relations,
+        memories,
+    }
 }
 
 /// Import the file at `path` into `store`.
@@ -82,12 +107,51 @@ pub fn import_file(store: &mut Store, path: &Path) -> Result<ImportReport, Impor
         reason: e.to_string(),
     })?;
     let mut report = ImportReport::default();
-    let (entities, relations) = parse(&text, &mut report);
-    let (e, o, r) = store.import(entities, relations)?;
+    let parsed = parse(&text, &mut report);
+    let (e, o, r) = store.import(parsed.entities, parsed.relations)?;
     report.entities_added = e;
     report.observations_added = o;
     report.relations_added = r;
+    if !parsed.memories.is_empty() {
+        let (w, k) = store.memory_import(parsed.memories)?;
+        report.memories_written = w;
+        report.vectors_kept = k;
+    }
     Ok(report)
+}
+
+/// Write the whole store as JSONL: the graph in the reference server's format, then every memory
+/// with its vector. `import` reads it back losslessly.
+pub fn export(
+    store: &mut Store,
+    out: &mut dyn std::io::Write,
+) -> Result<(usize, usize, usize), ImportError> {
+    let graph = store.read_graph()?;
+    let io = |e: std::io::Error| ImportError::Read {
+        path: "output".into(),
+        reason: e.to_string(),
+    };
+    for (_, e) in &graph.entities {
+        let line = serde_json::json!({"type": "entity", "name": e.name, "entityType": e.entity_type, "observations": e.observations});
+        writeln!(out, "{line}").map_err(io)?;
+    }
+    for (_, r) in &graph.relations {
+        let line = serde_json::json!({"type": "relation", "from": r.from, "to": r.to, "relationType": r.relation_type});
+        writeln!(out, "{line}").map_err(io)?;
+    }
+    let memories = store.memory_export()?;
+    for m in &memories {
+        let mut v = serde_json::to_value(m).map_err(|e| ImportError::Read {
+            path: "output".into(),
+            reason: e.to_string(),
+        })?;
+        if let Some(obj) = v.as_object_mut() {
+            obj.insert("type".into(), "memory".into());
+        }
+        writeln!(out, "{v}").map_err(io)?;
+    }
+    out.flush().map_err(io)?;
+    Ok((graph.entities.len(), graph.relations.len(), memories.len()))
 }
 
 /// Why an import failed as a whole.

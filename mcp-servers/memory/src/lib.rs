@@ -427,6 +427,27 @@ pub enum EmbedderChoice {
     None,
 }
 
+/// Load an embedder (model load or endpoint probe).
+pub async fn load_embedder(choice: EmbedderChoice) -> Result<Arc<dyn embed::Embedder>, String> {
+    match choice {
+        EmbedderChoice::Hash(d) => Ok(Arc::new(embed::hash::HashEmbedder::new(d))),
+        EmbedderChoice::MiniLm(dir) => match dir {
+            None => Err("set SOPHIA_EMBEDDER_MODEL_DIR to a folder with all-MiniLM-L6-v2's model.safetensors, tokenizer.json and config.json (hub download is not built in yet)".into()),
+            Some(dir) => tokio::task::spawn_blocking(move || embed::minilm::MiniLm::load(&dir))
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map_err(|e| e.to_string()))
+                .map(|m| Arc::new(m) as Arc<dyn embed::Embedder>),
+        },
+        EmbedderChoice::OpenAi(config) => {
+            let e = embed::openai::OpenAiEmbedder::new(*config).map_err(|e| e.to_string())?;
+            e.probe().await.map_err(|e| e.to_string())?;
+            Ok(Arc::new(e))
+        }
+        EmbedderChoice::None => Err("SOPHIA_EMBEDDER=none".into()),
+    }
+}
+
 impl MemoryServer {
     /// Load the embedder in the background (never delaying `initialize`), then embed memories
     /// stored while it was loading. Refuses an embedder other than the one the store's vectors
@@ -440,25 +461,7 @@ impl MemoryServer {
             choice => {
                 slot.set(EmbedState::Loading(format!("{choice:?}")));
                 tokio::spawn(async move {
-                    let loaded: Result<Arc<dyn embed::Embedder>, String> = match choice {
-                        EmbedderChoice::Hash(d) => Ok(Arc::new(embed::hash::HashEmbedder::new(d))),
-                        EmbedderChoice::MiniLm(dir) => match dir {
-                            None => Err("set SOPHIA_EMBEDDER_MODEL_DIR to a folder with all-MiniLM-L6-v2's model.safetensors, tokenizer.json and config.json (hub download is not built in yet)".into()),
-                            Some(dir) => tokio::task::spawn_blocking(move || embed::minilm::MiniLm::load(&dir))
-                                .await
-                                .map_err(|e| e.to_string())
-                                .and_then(|r| r.map_err(|e| e.to_string()))
-                                .map(|m| Arc::new(m) as Arc<dyn embed::Embedder>),
-                        },
-                        EmbedderChoice::OpenAi(config) => match embed::openai::OpenAiEmbedder::new(*config) {
-                            Ok(e) => match e.probe().await {
-                                Ok(_) => Ok(Arc::new(e) as Arc<dyn embed::Embedder>),
-                                Err(err) => Err(err.to_string()),
-                            },
-                            Err(err) => Err(err.to_string()),
-                        },
-                        EmbedderChoice::None => return,
-                    };
+                    let loaded = load_embedder(choice).await;
                     let embedder = match loaded {
                         Ok(e) => e,
                         Err(why) => {

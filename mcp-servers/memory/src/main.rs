@@ -48,10 +48,22 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Import a reference-server memory file (JSONL). Idempotent.
+    /// Import a JSONL file: a reference-server memory.jsonl, or what `export` wrote (graph and
+    /// memories with their vectors). Idempotent.
     Import {
-        /// The memory.jsonl file of @modelcontextprotocol/server-memory.
-        file: PathBuf,
+        /// The file (or use --from).
+        file: Option<PathBuf>,
+        /// The file.
+        #[arg(long = "from")]
+        from: Option<PathBuf>,
     },
+    /// Write the whole store as JSONL (graph, then memories with vectors) to stdout or --to.
+    Export {
+        #[arg(long)]
+        to: Option<PathBuf>,
+    },
+    /// Re-embed every memory with the configured embedder (after switching embedders).
+    Reembed,
 }
 
 fn main() -> ExitCode {
@@ -83,8 +95,19 @@ fn main() -> ExitCode {
         },
         _ => EmbedderChoice::MiniLm(cli.model_dir.clone()),
     };
-    if let Some(Command::Import { file }) = &cli.command {
-        return import(&config, file);
+    match &cli.command {
+        Some(Command::Import { file, from }) => {
+            let Some(file) = from.as_ref().or(file.as_ref()) else {
+                eprintln!(
+                    "{NAME}: import needs a file: sophia-memory import FILE (or --from FILE)"
+                );
+                return ExitCode::FAILURE;
+            };
+            return import(&config, file);
+        }
+        Some(Command::Export { to }) => return export(&config, to.as_deref()),
+        Some(Command::Reembed) => return reembed(&config, choice),
+        None => {}
     }
     // Store calls run on blocking threads but serialise on one connection: a few threads are
     // enough, and a burst of requests must not grow hundreds of them.
@@ -151,13 +174,15 @@ fn import(config: &MemoryConfig, file: &std::path::Path) -> ExitCode {
                 eprintln!("{}:{line}: skipped: {reason}", file.display());
             }
             println!(
-                "imported {} into {}: {} lines read, {} entities added, {} observations added, {} relations added, {} lines skipped",
+                "imported {} into {}: {} lines read, {} entities added, {} observations added, {} relations added, {} memories written ({} with vectors kept), {} lines skipped",
                 file.display(),
                 config.db_path.display(),
                 report.lines,
                 report.entities_added,
                 report.observations_added,
                 report.relations_added,
+                report.memories_written,
+                report.vectors_kept,
                 report.skipped.len()
             );
             ExitCode::SUCCESS
@@ -167,4 +192,105 @@ fn import(config: &MemoryConfig, file: &std::path::Path) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn export(config: &MemoryConfig, to: Option<&std::path::Path>) -> ExitCode {
+    let mut store = match sophia_memory::Store::open(&config.db_path, config.durability) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{NAME}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match to {
+        Some(path) => match std::fs::File::create(path) {
+            Ok(f) => {
+                let mut w = std::io::BufWriter::new(f);
+                sophia_memory::import::export(&mut store, &mut w)
+            }
+            Err(e) => {
+                eprintln!("{NAME}: cannot create {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+        },
+        None => {
+            let stdout = std::io::stdout();
+            let mut w = std::io::BufWriter::new(stdout.lock());
+            sophia_memory::import::export(&mut store, &mut w)
+        }
+    };
+    match result {
+        Ok((e, r, m)) => {
+            eprintln!("{NAME}: exported {e} entities, {r} relations, {m} memories");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{NAME}: export failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn reembed(config: &MemoryConfig, choice: EmbedderChoice) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("{NAME}: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let embedder = match sophia_memory::load_embedder(choice).await {
+            Ok(e) => e,
+            Err(why) => {
+                eprintln!("{NAME}: reembed needs a working embedder: {why}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let mut store = match sophia_memory::Store::open(&config.db_path, config.durability) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("{NAME}: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let total = match store.memory_clear_embeddings() {
+            Ok(_) => store.memory_counts().map(|c| c.total).unwrap_or(0),
+            Err(e) => {
+                eprintln!("{NAME}: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let mut done = 0i64;
+        loop {
+            let batch = match store.memory_unembedded(64) {
+                Ok(b) if !b.is_empty() => b,
+                Ok(_) => break,
+                Err(e) => {
+                    eprintln!("{NAME}: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let texts: Vec<String> = batch.iter().map(|(_, c)| c.clone()).collect();
+            let vectors = match embedder.embed(&texts).await {
+                Ok(v) => v,
+                Err(e) => {
+                    eprintln!("{NAME}: embedding failed after {done} of {total}: {e} (run reembed again to finish)");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let pairs: Vec<(String, Vec<f32>)> = batch.into_iter().map(|(i, _)| i).zip(vectors).collect();
+            done += pairs.len() as i64;
+            if let Err(e) = store.memory_set_embeddings(embedder.id(), pairs) {
+                eprintln!("{NAME}: {e}");
+                return ExitCode::FAILURE;
+            }
+            eprintln!("{NAME}: re-embedded {done}/{total}");
+        }
+        println!("{NAME}: re-embedded {done} memories with {} ({}-d)", embedder.id(), embedder.dimension());
+        ExitCode::SUCCESS
+    })
 }

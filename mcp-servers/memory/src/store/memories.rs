@@ -85,6 +85,7 @@ pub struct Memory {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
     /// Whether this memory has a vector from the store's embedder.
+    #[serde(default)]
     pub embedded: bool,
 }
 
@@ -108,6 +109,18 @@ pub struct NewMemory {
     pub expires_at: Option<String>,
     /// (embedder id, unit vector)
     pub embedding: Option<(String, Vec<f32>)>,
+}
+
+/// A memory with everything needed to move it between stores (export / import).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemoryRecord {
+    #[serde(flatten)]
+    pub memory: Memory,
+    /// The embedder its vector came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedder: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding: Option<Vec<f32>>,
 }
 
 /// What a write did to one memory.
@@ -645,6 +658,124 @@ impl Store {
         tx.commit()?;
         self.sync_vectors()?;
         Ok(outcomes)
+    }
+
+    /// Every memory with its vector, in insertion order (for `export`).
+    pub fn memory_export(&self) -> Result<Vec<MemoryRecord>, StoreError> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {MEMORY_COLUMNS}, embedder, embedding FROM memories ORDER BY rowid"
+        ))?;
+        let rows = stmt
+            .query_map([], |r| {
+                let (_, memory) = row_to_memory(r)?;
+                let embedder: Option<String> = r.get(14)?;
+                let blob: Option<Vec<u8>> = r.get(15)?;
+                Ok(MemoryRecord {
+                    memory,
+                    embedder,
+                    embedding: blob.map(|b| blob_to_vec(&b)),
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// Insert or replace memories as exported (ids, times and vectors kept), in one
+    /// transaction. Vectors of another embedder than the store's are dropped (re-embedded later);
+    /// returns (written, vectors kept).
+    pub fn memory_import(
+        &mut self,
+        records: Vec<MemoryRecord>,
+    ) -> Result<(usize, usize), StoreError> {
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        let rev = next_rev(&tx)?;
+        let mut stored: Option<(String, usize)> = {
+            let id = meta_get(&tx, "embedder")?;
+            let dim: Option<usize> = meta_get(&tx, "dimension")?.and_then(|d| d.parse().ok());
+            id.zip(dim)
+        };
+        let (mut written, mut kept) = (0, 0);
+        for rec in records {
+            let m = rec.memory;
+            let vector = match (rec.embedder, rec.embedding) {
+                (Some(eid), Some(v)) => match &stored {
+                    Some((sid, sdim)) if *sid == eid && *sdim == v.len() => Some((eid, v)),
+                    Some(_) => None,
+                    None => {
+                        tx.execute(
+                            "INSERT OR REPLACE INTO store_meta(key, value) VALUES ('embedder', ?1), ('dimension', ?2)",
+                            params![eid, v.len().to_string()],
+                        )?;
+                        stored = Some((eid.clone(), v.len()));
+                        Some((eid, v))
+                    }
+                },
+                _ => None,
+            };
+            let old: Option<i64> = tx
+                .query_row(
+                    "SELECT rowid FROM memories WHERE id = ?1",
+                    params![m.id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(rowid) = old {
+                tx.execute("DELETE FROM memories WHERE rowid = ?1", params![rowid])?;
+                tx.execute(
+                    "INSERT INTO memory_tombstones(mem_rowid, rev) VALUES (?1, ?2)",
+                    params![rowid, rev],
+                )?;
+            }
+            kept += usize::from(vector.is_some());
+            let (eid, blob) = match vector {
+                Some((e, v)) => (Some(e), Some(vec_to_blob(&v))),
+                None => (None, None),
+            };
+            tx.execute(
+                "INSERT INTO memories(id, namespace, document_id, chunk_index, content, norm_key, metadata, tags, \
+                 source, entities, created_at, updated_at, expires_at, embedder, embedding, rev) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                params![
+                    m.id,
+                    m.namespace,
+                    m.document_id,
+                    m.chunk_index,
+                    m.content,
+                    norm_key(&m.content),
+                    Value::Object(m.metadata).to_string(),
+                    serde_json::to_string(&m.tags).unwrap_or_else(|_| "[]".into()),
+                    m.source,
+                    serde_json::to_string(&m.entities).unwrap_or_else(|_| "[]".into()),
+                    m.created_at,
+                    m.updated_at,
+                    m.expires_at,
+                    eid,
+                    blob,
+                    rev
+                ],
+            )?;
+            written += 1;
+        }
+        tx.commit()?;
+        self.sync_vectors()?;
+        Ok((written, kept))
+    }
+
+    /// Forget every vector and the store's embedder (before `reembed`).
+    pub fn memory_clear_embeddings(&mut self) -> Result<usize, StoreError> {
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        let rev = next_rev(&tx)?;
+        let n = tx.execute(
+            "UPDATE memories SET embedding = NULL, embedder = NULL, rev = ?1 WHERE embedding IS NOT NULL",
+            params![rev],
+        )?;
+        tx.execute(
+            "DELETE FROM store_meta WHERE key IN ('embedder', 'dimension')",
+            [],
+        )?;
+        tx.commit()?;
+        self.sync_vectors()?;
+        Ok(n)
     }
 
     /// Attach vectors to memories stored without one (background embedding).
