@@ -104,6 +104,9 @@ pub struct SearchNodesParams {
     /// next_cursor from a previous page, to continue where it stopped
     #[serde(default)]
     pub cursor: Option<String>,
+    /// Also return the semantic memories linked to the returned entities (store_memory's `entities`)
+    #[serde(default)]
+    pub include_memories: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -113,7 +116,26 @@ pub struct OpenNodesParams {
     /// next_cursor from a previous page, to continue where it stopped
     #[serde(default)]
     pub cursor: Option<String>,
+    /// Also return the semantic memories linked to the returned entities (store_memory's `entities`)
+    #[serde(default)]
+    pub include_memories: Option<bool>,
 }
+
+/// A memory linked to an entity of the page (content cut to 300 characters; get_memory has all).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct LinkedMemory {
+    pub id: String,
+    pub content: String,
+    pub entities: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    pub updated_at: String,
+}
+
+/// Most linked memories one page carries.
+const MAX_LINKED: usize = 20;
+/// Room kept in a page for linked memories.
+const LINKED_CHARS: usize = MAX_LINKED * 450;
 
 /// A page of the graph. `next_cursor` and `truncated` appear only when there is more.
 #[derive(Debug, Serialize, JsonSchema)]
@@ -127,6 +149,30 @@ pub struct GraphOutput {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     #[serde(default)]
     pub truncated: bool,
+    /// With include_memories: memories linked to this page's entities, newest first
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memories: Option<Vec<LinkedMemory>>,
+}
+
+/// Attach the memories linked to the page's entities (newest first, at most MAX_LINKED).
+fn attach_memories(store: &Store, out: &mut GraphOutput) -> Result<(), ToolError> {
+    let names: Vec<String> = out.entities.iter().map(|e| e.name.clone()).collect();
+    let linked = store
+        .memory_linked(&names, MAX_LINKED)
+        .map_err(crate::store_error)?;
+    out.memories = Some(
+        linked
+            .into_iter()
+            .map(|m| LinkedMemory {
+                content: mcp_core::budget::cut_text(&m.content, 0, 300).text,
+                id: m.id,
+                entities: m.entities,
+                source: m.source,
+                updated_at: m.updated_at,
+            })
+            .collect(),
+    );
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -310,6 +356,7 @@ pub(crate) fn page(
         relations: Vec::new(),
         next_cursor: None,
         truncated: packed.more,
+        memories: None,
     };
     for (id, item) in packed.items {
         match item {
@@ -342,8 +389,18 @@ pub(crate) fn whole_graph_text(items: GraphItems) -> String {
         relations: items.relations.into_iter().map(|(_, r)| r).collect(),
         next_cursor: None,
         truncated: false,
+        memories: None,
     };
     pretty(&out)
+}
+
+/// The budget left for graph items once linked memories have their room.
+fn reserve(budget: Budget, with_memories: bool) -> Budget {
+    if with_memories {
+        Budget::new(budget.max_chars.saturating_sub(LINKED_CHARS))
+    } else {
+        budget
+    }
 }
 
 fn deleted(message: &str) -> Reply<DeleteOutput> {
@@ -519,17 +576,23 @@ impl MemoryServer {
         let budget = self.shared.budget;
         let query = p.query;
         let cursor = p.cursor;
+        let with_memories = p.include_memories == Some(true);
         let out = self
             .on_store_tool(move |s| {
                 let selection = s.select_search(&query).map_err(crate::store_error)?;
-                page(
+                let budget = reserve(budget, with_memories);
+                let mut out = page(
                     s,
                     selection,
                     "search_nodes",
                     cursor.as_deref(),
                     limit,
                     budget,
-                )
+                )?;
+                if with_memories {
+                    attach_memories(s, &mut out)?;
+                }
+                Ok(out)
             })
             .await?;
         Ok(Reply::pretty(out))
@@ -546,17 +609,23 @@ impl MemoryServer {
         let budget = self.shared.budget;
         let names = p.names;
         let cursor = p.cursor;
+        let with_memories = p.include_memories == Some(true);
         let out = self
             .on_store_tool(move |s| {
                 let selection = s.select_open(&names).map_err(crate::store_error)?;
-                page(
+                let budget = reserve(budget, with_memories);
+                let mut out = page(
                     s,
                     selection,
                     "open_nodes",
                     cursor.as_deref(),
                     MAX_LIMIT,
                     budget,
-                )
+                )?;
+                if with_memories {
+                    attach_memories(s, &mut out)?;
+                }
+                Ok(out)
             })
             .await?;
         Ok(Reply::pretty(out))

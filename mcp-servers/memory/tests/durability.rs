@@ -148,7 +148,7 @@ async fn import_migrates_a_reference_file_idempotently() {
     assert!(first.status.success());
     let out = String::from_utf8_lossy(&first.stdout);
     assert!(
-        out.contains("2 entities added, 3 observations added, 1 relations added, 1 lines skipped"),
+        out.contains("2 entities added, 3 observations added, 1 relations added, 0 memories written (0 with vectors kept), 1 lines skipped"),
         "{out}"
     );
     let err = String::from_utf8_lossy(&first.stderr);

@@ -388,3 +388,37 @@ async fn expired_memories_are_not_found() {
         .collect();
     assert_eq!(contents, vec!["current promo code AUTUMN"]);
 }
+
+#[tokio::test]
+async fn graph_lookups_can_return_linked_memories() {
+    let client = in_process(hashed()).await.unwrap();
+    ok(&client, "create_entities", json!({"entities": [{"name": "Acme", "entityType": "company", "observations": ["customer since 2021"]}, {"name": "Globex", "entityType": "company", "observations": []}]})).await;
+    store(&client, json!({"content": "Acme wants SSO before they renew", "entities": ["Acme"], "source": "gong:call/9"})).await;
+    store(
+        &client,
+        json!({"content": "Globex pilot starts in March", "entities": ["Globex"]}),
+    )
+    .await;
+    let plain = ok(&client, "open_nodes", json!({"names": ["Acme"]})).await;
+    assert!(
+        plain.get("memories").is_none(),
+        "the reference shape unless asked"
+    );
+    let with = ok(
+        &client,
+        "open_nodes",
+        json!({"names": ["Acme"], "include_memories": true}),
+    )
+    .await;
+    let memories = with["memories"].as_array().unwrap();
+    assert_eq!(memories.len(), 1);
+    assert_eq!(memories[0]["content"], "Acme wants SSO before they renew");
+    assert_eq!(memories[0]["source"], "gong:call/9");
+    let s = ok(
+        &client,
+        "search_nodes",
+        json!({"query": "company", "include_memories": true}),
+    )
+    .await;
+    assert_eq!(s["memories"].as_array().unwrap().len(), 2);
+}

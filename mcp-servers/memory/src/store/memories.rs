@@ -660,6 +660,31 @@ impl Store {
         Ok(outcomes)
     }
 
+    /// Memories linked to any of these entity names, newest first.
+    pub fn memory_linked(&self, names: &[String], limit: usize) -> Result<Vec<Memory>, StoreError> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut args: Vec<rusqlite::types::Value> = vec![rusqlite::types::Value::Text(now())];
+        args.extend(
+            names
+                .iter()
+                .map(|n| rusqlite::types::Value::Text(n.clone())),
+        );
+        args.push(rusqlite::types::Value::Integer(limit as i64));
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {MEMORY_COLUMNS} FROM memories WHERE (expires_at IS NULL OR expires_at > ?) AND \
+             EXISTS (SELECT 1 FROM json_each(memories.entities) WHERE value IN ({})) \
+             ORDER BY updated_at DESC, rowid DESC LIMIT ?",
+            vec!["?"; names.len()].join(", ")
+        ))?;
+        let rows = stmt
+            .query_map(params_from_iter(args), row_to_memory)?
+            .map(|r| r.map(|(_, m)| m))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
     /// Every memory with its vector, in insertion order (for `export`).
     pub fn memory_export(&self) -> Result<Vec<MemoryRecord>, StoreError> {
         let mut stmt = self.conn.prepare(&format!(
