@@ -5,6 +5,7 @@
 pub mod embed;
 pub mod import;
 pub mod model;
+pub mod pinecone;
 pub mod store;
 mod tools;
 mod tools_memory;
@@ -414,11 +415,19 @@ impl mcp_core::SophiaServer for MemoryServer {
     }
 }
 
+/// Where the minilm model files are.
+#[derive(Debug, Clone)]
+pub enum ModelSource {
+    Dir(PathBuf),
+    Hub(embed::hub::HubConfig),
+}
+
 /// Which embedder to run (`SOPHIA_EMBEDDER`).
 #[derive(Debug, Clone)]
 pub enum EmbedderChoice {
-    /// all-MiniLM-L6-v2 from `SOPHIA_EMBEDDER_MODEL_DIR` (default).
-    MiniLm(Option<PathBuf>),
+    /// all-MiniLM-L6-v2 (default): from `SOPHIA_EMBEDDER_MODEL_DIR`, else the Hugging Face cache,
+    /// downloaded into it on first use.
+    MiniLm(ModelSource),
     /// An OpenAI-compatible endpoint (`SOPHIA_EMBEDDINGS_URL`, `_MODEL`, `_API_KEY`).
     OpenAi(Box<embed::openai::OpenAiConfig>),
     /// Deterministic feature hashing (tests and demos; no meaning).
@@ -431,14 +440,19 @@ pub enum EmbedderChoice {
 pub async fn load_embedder(choice: EmbedderChoice) -> Result<Arc<dyn embed::Embedder>, String> {
     match choice {
         EmbedderChoice::Hash(d) => Ok(Arc::new(embed::hash::HashEmbedder::new(d))),
-        EmbedderChoice::MiniLm(dir) => match dir {
-            None => Err("set SOPHIA_EMBEDDER_MODEL_DIR to a folder with all-MiniLM-L6-v2's model.safetensors, tokenizer.json and config.json (hub download is not built in yet)".into()),
-            Some(dir) => tokio::task::spawn_blocking(move || embed::minilm::MiniLm::load(&dir))
+        EmbedderChoice::MiniLm(source) => {
+            let dir = match source {
+                ModelSource::Dir(dir) => dir,
+                ModelSource::Hub(hub) => embed::hub::ensure_model(&hub)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            };
+            tokio::task::spawn_blocking(move || embed::minilm::MiniLm::load(&dir))
                 .await
                 .map_err(|e| e.to_string())
                 .and_then(|r| r.map_err(|e| e.to_string()))
-                .map(|m| Arc::new(m) as Arc<dyn embed::Embedder>),
-        },
+                .map(|m| Arc::new(m) as Arc<dyn embed::Embedder>)
+        }
         EmbedderChoice::OpenAi(config) => {
             let e = embed::openai::OpenAiEmbedder::new(*config).map_err(|e| e.to_string())?;
             e.probe().await.map_err(|e| e.to_string())?;

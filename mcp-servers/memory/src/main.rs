@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use mcp_core::{Budget, CommonArgs, ServerMeta};
 use sophia_memory::{
-    Durability, EmbedderChoice, MemoryConfig, MemoryServer, NAME, PORT, default_db_path,
+    Durability, EmbedderChoice, MemoryConfig, MemoryServer, ModelSource, NAME, PORT,
+    default_db_path,
 };
 
 #[derive(Parser)]
@@ -93,7 +94,12 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         },
-        _ => EmbedderChoice::MiniLm(cli.model_dir.clone()),
+        _ => EmbedderChoice::MiniLm(match cli.model_dir.clone() {
+            Some(dir) => ModelSource::Dir(dir),
+            None => ModelSource::Hub(sophia_memory::embed::hub::HubConfig::from_lookup(|k| {
+                std::env::var(k).ok()
+            })),
+        }),
     };
     match &cli.command {
         Some(Command::Import { file, from }) => {

@@ -224,6 +224,7 @@ async fn http_server(dir: &Path) -> Result<HttpChild, TestError> {
         &[
             ("SOPHIA_MEMORY_DB", path_str(&db)?),
             ("SOPHIA_MEMORY_SYNC", "normal"),
+            ("SOPHIA_EMBEDDER", "none"),
         ],
     )
     .await
@@ -452,6 +453,8 @@ async fn python_sdk_client_over_stdio() -> Result<(), TestError> {
             path_str(&db)?,
             "--sync",
             "normal",
+            "--embedder",
+            "none",
         ],
         &[],
     )
@@ -646,6 +649,8 @@ async fn inspector_cli_over_stdio() -> Result<(), TestError> {
         db_env.as_str(),
         "-e",
         "SOPHIA_MEMORY_SYNC=normal",
+        "-e",
+        "SOPHIA_EMBEDDER=none",
         BIN,
     ];
     inspector.list_tools(&target).await?;

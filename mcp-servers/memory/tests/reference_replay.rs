@@ -136,6 +136,7 @@ async fn stdio_with<H: ClientHandler>(
     let cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_sophia-memory")).configure(|c| {
         c.env("SOPHIA_MEMORY_DB", &db)
             .env("SOPHIA_MEMORY_SYNC", "normal")
+            .env("SOPHIA_EMBEDDER", "none")
             .stderr(Stdio::null());
     });
     Ok(handler.serve(TokioChildProcess::new(cmd)?).await?)
@@ -483,6 +484,7 @@ async fn stdio_main_session_matches_reference() -> Result<(), TestError> {
         &[
             ("SOPHIA_MEMORY_DB", db_str),
             ("SOPHIA_MEMORY_SYNC", "normal"),
+            ("SOPHIA_EMBEDDER", "none"),
         ],
     )
     .await?;
@@ -530,6 +532,7 @@ async fn sse_unsubscribe_is_per_connection() -> Result<(), TestError> {
                 db.to_str().ok_or("temp path is not UTF-8")?,
             ),
             ("SOPHIA_MEMORY_SYNC", "normal"),
+            ("SOPHIA_EMBEDDER", "none"),
         ],
     )
     .await?;

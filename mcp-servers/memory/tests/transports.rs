@@ -27,7 +27,11 @@ async fn stdio_with_rmcp_client() {
     let client = spawn_stdio(
         &bin(),
         &[],
-        &[("SOPHIA_MEMORY_DB", &db), ("SOPHIA_MEMORY_SYNC", "normal")],
+        &[
+            ("SOPHIA_MEMORY_DB", &db),
+            ("SOPHIA_EMBEDDER", "none"),
+            ("SOPHIA_MEMORY_SYNC", "normal"),
+        ],
     )
     .await
     .unwrap();
@@ -94,9 +98,13 @@ async fn stdout_carries_only_json_rpc() {
 async fn streamable_http_with_rmcp_client_and_healthz() {
     let dir = tempfile::tempdir().unwrap();
     let db = db_env(&dir);
-    let server = HttpChild::spawn(&bin(), &[], &[("SOPHIA_MEMORY_DB", &db)])
-        .await
-        .unwrap();
+    let server = HttpChild::spawn(
+        &bin(),
+        &[],
+        &[("SOPHIA_MEMORY_DB", &db), ("SOPHIA_EMBEDDER", "none")],
+    )
+    .await
+    .unwrap();
     let client = server.mcp_client().await.unwrap();
     assert_eq!(client.list_all_tools().await.unwrap().len(), TOOL_COUNT);
     let r = client
@@ -125,9 +133,13 @@ async fn streamable_http_with_rmcp_client_and_healthz() {
 async fn legacy_sse_with_a_2024_11_05_client() {
     let dir = tempfile::tempdir().unwrap();
     let db = db_env(&dir);
-    let server = HttpChild::spawn(&bin(), &[], &[("SOPHIA_MEMORY_DB", &db)])
-        .await
-        .unwrap();
+    let server = HttpChild::spawn(
+        &bin(),
+        &[],
+        &[("SOPHIA_MEMORY_DB", &db), ("SOPHIA_EMBEDDER", "none")],
+    )
+    .await
+    .unwrap();
     let mut sse = SseClient::connect(&server.base, None).await.unwrap();
     assert!(sse.post_url().contains("/message?sessionId="));
     let init = sse.initialize().await.unwrap();
@@ -181,7 +193,11 @@ async fn token_auth_is_required_on_every_route_but_healthz() {
     let server = HttpChild::spawn(
         &bin(),
         &[],
-        &[("SOPHIA_MEMORY_DB", &db), ("SOPHIA_HTTP_TOKEN", token)],
+        &[
+            ("SOPHIA_MEMORY_DB", &db),
+            ("SOPHIA_EMBEDDER", "none"),
+            ("SOPHIA_HTTP_TOKEN", token),
+        ],
     )
     .await
     .unwrap();
@@ -243,9 +259,13 @@ async fn token_auth_is_required_on_every_route_but_healthz() {
 async fn foreign_host_or_origin_is_refused_on_every_route() {
     let dir = tempfile::tempdir().unwrap();
     let db = db_env(&dir);
-    let server = HttpChild::spawn(&bin(), &[], &[("SOPHIA_MEMORY_DB", &db)])
-        .await
-        .unwrap();
+    let server = HttpChild::spawn(
+        &bin(),
+        &[],
+        &[("SOPHIA_MEMORY_DB", &db), ("SOPHIA_EMBEDDER", "none")],
+    )
+    .await
+    .unwrap();
     let http = reqwest::Client::new();
     for path in ["/mcp", "/sse", "/message?sessionId=x", "/healthz"] {
         let url = format!("{}{path}", server.base);
@@ -280,7 +300,7 @@ async fn allowed_host_flag_admits_a_deployment_name() {
     let server = HttpChild::spawn(
         &bin(),
         &["--allowed-host", "memory.internal"],
-        &[("SOPHIA_MEMORY_DB", &db)],
+        &[("SOPHIA_MEMORY_DB", &db), ("SOPHIA_EMBEDDER", "none")],
     )
     .await
     .unwrap();
@@ -312,9 +332,13 @@ async fn public_bind_without_token_is_refused() {
 async fn sigterm_shuts_down_gracefully() {
     let dir = tempfile::tempdir().unwrap();
     let db = db_env(&dir);
-    let mut server = HttpChild::spawn(&bin(), &[], &[("SOPHIA_MEMORY_DB", &db)])
-        .await
-        .unwrap();
+    let mut server = HttpChild::spawn(
+        &bin(),
+        &[],
+        &[("SOPHIA_MEMORY_DB", &db), ("SOPHIA_EMBEDDER", "none")],
+    )
+    .await
+    .unwrap();
     let pid = server.child.id().unwrap();
     let status = std::process::Command::new("kill")
         .args(["-TERM", &pid.to_string()])
@@ -341,9 +365,13 @@ async fn stateless_2026_07_28_requests_share_one_store() {
     use rmcp::ClientServiceExt;
     let dir = tempfile::tempdir().unwrap();
     let db = db_env(&dir);
-    let server = HttpChild::spawn(&bin(), &[], &[("SOPHIA_MEMORY_DB", &db)])
-        .await
-        .unwrap();
+    let server = HttpChild::spawn(
+        &bin(),
+        &[],
+        &[("SOPHIA_MEMORY_DB", &db), ("SOPHIA_EMBEDDER", "none")],
+    )
+    .await
+    .unwrap();
     let transport =
         rmcp::transport::StreamableHttpClientTransport::from_uri(format!("{}/mcp", server.base));
     let client = Client20260728
@@ -388,6 +416,7 @@ async fn json_logs_are_json_lines_on_stderr() {
         &[],
         &[
             ("SOPHIA_MEMORY_DB", &db),
+            ("SOPHIA_EMBEDDER", "none"),
             ("SOPHIA_LOG_FORMAT", "json"),
             ("SOPHIA_LOG", "debug"),
         ],

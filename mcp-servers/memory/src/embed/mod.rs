@@ -6,6 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 pub mod hash;
+pub mod hub;
 pub mod minilm;
 pub mod openai;
 pub mod slot;

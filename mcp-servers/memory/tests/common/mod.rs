@@ -84,6 +84,9 @@ impl RawStdio {
         let mut child = tokio::process::Command::new(bin())
             .env("SOPHIA_MEMORY_DB", db)
             .env("SOPHIA_MEMORY_SYNC", "normal")
+            // No model download in tests (no network beyond 127.0.0.1); tests that need vectors
+            // pass SOPHIA_EMBEDDER=hash.
+            .env("SOPHIA_EMBEDDER", "none")
             .envs(extra_env.iter().copied())
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
