@@ -394,11 +394,15 @@ impl mcp_core::SophiaServer for MemoryServer {
 
     async fn health(&self) -> serde_json::Value {
         let counts = self.on_store(|s| s.counts()).await.ok();
+        let memories = self.on_store(|s| s.memory_counts()).await.ok();
         serde_json::json!({
             "store": "sqlite",
             "path": self.shared.db_path.display().to_string(),
-            "ok": counts.is_some(),
+            "ok": counts.is_some() && memories.is_some(),
             "counts": counts,
+            "memories": memories.as_ref().map(|m| m.total),
+            "embedded": memories.as_ref().map(|m| m.embedded),
+            "embedder": self.shared.embedder.describe(),
         })
     }
 
@@ -408,9 +412,21 @@ impl mcp_core::SophiaServer for MemoryServer {
             .on_store(|s| s.counts())
             .await
             .map_err(|e| format!("store at {path}: {e}"))?;
+        let memories = self
+            .on_store(|s| s.memory_counts())
+            .await
+            .map_err(|e| format!("store at {path}: {e}"))?;
         Ok(format!(
-            "store {path}: {} entities, {} relations, {} observations",
-            counts.entities, counts.relations, counts.observations
+            "store {path}: {} entities, {} relations, {} observations, {} memories ({} embedded{})",
+            counts.entities,
+            counts.relations,
+            counts.observations,
+            memories.total,
+            memories.embedded,
+            memories
+                .embedder
+                .map(|e| format!(" by {e}"))
+                .unwrap_or_default()
         ))
     }
 }

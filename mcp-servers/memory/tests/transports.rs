@@ -448,6 +448,10 @@ fn check_prints_one_line_and_sets_the_exit_code() {
     let out = String::from_utf8_lossy(&ok.stdout);
     assert_eq!(out.lines().count(), 1, "{out}");
     assert!(out.starts_with("sophia-memory: ok: store "), "{out}");
+    assert!(
+        out.contains("0 entities, 0 relations, 0 observations, 0 memories (0 embedded)"),
+        "{out}"
+    );
 
     // A database path under a regular file cannot be created.
     let blocker = dir.path().join("file");
