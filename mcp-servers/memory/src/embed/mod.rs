@@ -51,7 +51,40 @@ pub fn normalize(v: &mut [f32]) {
     }
 }
 
-/// Dot product (cosine similarity of unit vectors).
+/// Dot product (cosine similarity of unit vectors). Sixteen independent accumulators let the
+/// compiler vectorise the loop (a single running sum cannot be reordered); measured 10x faster
+/// on the 100k scan in BENCHMARKS.md.
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+    const LANES: usize = 16;
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0f32; LANES];
+    let chunks = n / LANES;
+    for c in 0..chunks {
+        let (xa, xb) = (
+            &a[c * LANES..(c + 1) * LANES],
+            &b[c * LANES..(c + 1) * LANES],
+        );
+        for i in 0..LANES {
+            acc[i] += xa[i] * xb[i];
+        }
+    }
+    let mut sum: f32 = acc.iter().sum();
+    for i in chunks * LANES..n {
+        sum += a[i] * b[i];
+    }
+    sum
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dot_matches_the_plain_sum() {
+        for n in [0usize, 1, 15, 16, 17, 384, 1000] {
+            let a: Vec<f32> = (0..n).map(|i| ((i * 7 % 13) as f32 - 6.0) / 10.0).collect();
+            let b: Vec<f32> = (0..n).map(|i| ((i * 5 % 11) as f32 - 5.0) / 10.0).collect();
+            let plain: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+            assert!((super::dot(&a, &b) - plain).abs() < 1e-4, "n={n}");
+        }
+    }
 }

@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS memories (
 CREATE INDEX IF NOT EXISTS memories_ns_norm ON memories(namespace, norm_key);
 CREATE INDEX IF NOT EXISTS memories_rev ON memories(rev);
 CREATE INDEX IF NOT EXISTS memories_ns_updated ON memories(namespace, updated_at);
+CREATE INDEX IF NOT EXISTS memories_expiring ON memories(expires_at) WHERE expires_at IS NOT NULL;
 CREATE TABLE IF NOT EXISTS memory_tombstones (
     mem_rowid INTEGER NOT NULL,
     rev       INTEGER NOT NULL
@@ -1075,7 +1076,7 @@ fn catch_up(conn: &rusqlite::Connection, index: &mut VectorIndex) -> Result<(), 
             index.remove(r?);
         }
         let mut stmt = conn.prepare_cached(
-            "SELECT rowid, namespace, embedding FROM memories WHERE rev > ?1 ORDER BY rowid",
+            "SELECT rowid, namespace, embedding FROM memories INDEXED BY memories_rev WHERE rev > ?1",
         )?;
         let mut rows = stmt.query(params![since])?;
         while let Some(row) = rows.next()? {
