@@ -468,6 +468,15 @@ fn filter_sql(
     Ok((sql.join(" AND "), args))
 }
 
+/// English function words left out of keyword queries (when the query has other words).
+const STOPWORDS: &[&str] = &[
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "did", "do", "does", "for", "from",
+    "had", "has", "have", "he", "her", "his", "how", "i", "in", "is", "it", "its", "me", "my",
+    "no", "not", "of", "on", "or", "our", "she", "so", "that", "the", "their", "them", "they",
+    "this", "to", "us", "was", "we", "were", "what", "when", "where", "which", "who", "why",
+    "will", "with", "you", "your",
+];
+
 const MEMORY_COLUMNS: &str = "rowid, id, namespace, document_id, chunk_index, content, metadata, tags, source, entities, created_at, updated_at, expires_at, embedding IS NOT NULL";
 
 fn row_to_memory(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Memory)> {
@@ -944,24 +953,49 @@ impl Store {
         filter: &MemoryFilter,
         k: usize,
     ) -> Result<Vec<(i64, f64)>, StoreError> {
-        let terms: Vec<String> = query
+        let words: Vec<&str> = query
             .split(|c: char| !c.is_alphanumeric())
             .filter(|t| !t.is_empty())
-            .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
             .collect();
-        if terms.is_empty() {
+        // Words that match most of any English corpus cost much and rank nothing; keep them
+        // only when the query has nothing else.
+        let content: Vec<&str> = words
+            .iter()
+            .copied()
+            .filter(|w| !STOPWORDS.contains(&w.to_lowercase().as_str()))
+            .collect();
+        let words = if content.is_empty() { words } else { content };
+        if words.is_empty() {
             return Ok(Vec::new());
         }
-        let fts_query = terms.join(" OR ");
+        let fts_query = words
+            .iter()
+            .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
+            .collect::<Vec<_>>()
+            .join(" OR ");
         let (cond, mut args) = filter_sql(namespace, filter, &now())?;
         let mut all = vec![rusqlite::types::Value::Text(fts_query)];
-        all.append(&mut args);
-        all.push(rusqlite::types::Value::Integer(k as i64));
-        let mut stmt = self.conn.prepare(&format!(
+        let sql = if filter.is_empty() {
+            // FTS5 ranks on its own (fast), then the few best are checked against namespace and
+            // expiry; a generous pool keeps the filter from starving the top k.
+            all.push(rusqlite::types::Value::Integer((k * 8).max(200) as i64));
+            format!(
+                "SELECT memories.rowid, top.score FROM \
+                 (SELECT rowid, bm25(memories_fts) AS score FROM memories_fts WHERE memories_fts MATCH ? \
+                  ORDER BY rank LIMIT ?) AS top \
+                 JOIN memories ON memories.rowid = top.rowid WHERE {cond} ORDER BY top.score LIMIT ?"
+            )
+        } else {
             "SELECT memories.rowid, bm25(memories_fts) AS score FROM memories_fts \
              JOIN memories ON memories.rowid = memories_fts.rowid \
-             WHERE memories_fts MATCH ? AND {cond} ORDER BY score LIMIT ?"
-        ))?;
+             WHERE memories_fts MATCH ? AND "
+                .to_string()
+                + &cond
+                + " ORDER BY score LIMIT ?"
+        };
+        all.append(&mut args);
+        all.push(rusqlite::types::Value::Integer(k as i64));
+        let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt
             .query_map(params_from_iter(all), |r| {
                 Ok((r.get(0)?, r.get::<_, f64>(1)?))
