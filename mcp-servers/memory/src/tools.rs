@@ -403,6 +403,32 @@ fn reserve(budget: Budget, with_memories: bool) -> Budget {
     }
 }
 
+impl MemoryServer {
+    /// One page of a graph read (search_nodes, open_nodes), optionally with linked memories.
+    async fn graph_read(
+        &self,
+        kind: &'static str,
+        limit: usize,
+        cursor: Option<String>,
+        include_memories: Option<bool>,
+        select: impl FnOnce(&mut Store) -> Result<Selection, StoreError> + Send + 'static,
+    ) -> Out<GraphOutput> {
+        let with_memories = include_memories == Some(true);
+        let budget = reserve(self.shared.budget, with_memories);
+        let out = self
+            .on_store_tool(move |s| {
+                let selection = select(s).map_err(crate::store_error)?;
+                let mut out = page(s, selection, kind, cursor.as_deref(), limit, budget)?;
+                if with_memories {
+                    attach_memories(s, &mut out)?;
+                }
+                Ok(out)
+            })
+            .await?;
+        Ok(Reply::pretty(out))
+    }
+}
+
 fn deleted(message: &str) -> Reply<DeleteOutput> {
     Reply::with_text(
         DeleteOutput {
@@ -573,29 +599,15 @@ impl MemoryServer {
     )]
     async fn search_nodes(&self, Parameters(p): Parameters<SearchNodesParams>) -> Out<GraphOutput> {
         let limit = check_limit(p.limit)?;
-        let budget = self.shared.budget;
         let query = p.query;
-        let cursor = p.cursor;
-        let with_memories = p.include_memories == Some(true);
-        let out = self
-            .on_store_tool(move |s| {
-                let selection = s.select_search(&query).map_err(crate::store_error)?;
-                let budget = reserve(budget, with_memories);
-                let mut out = page(
-                    s,
-                    selection,
-                    "search_nodes",
-                    cursor.as_deref(),
-                    limit,
-                    budget,
-                )?;
-                if with_memories {
-                    attach_memories(s, &mut out)?;
-                }
-                Ok(out)
-            })
-            .await?;
-        Ok(Reply::pretty(out))
+        self.graph_read(
+            "search_nodes",
+            limit,
+            p.cursor,
+            p.include_memories,
+            move |s| s.select_search(&query),
+        )
+        .await
     }
 
     /// Open specific nodes in the knowledge graph by their names
@@ -606,28 +618,14 @@ impl MemoryServer {
     )]
     async fn open_nodes(&self, Parameters(p): Parameters<OpenNodesParams>) -> Out<GraphOutput> {
         check_count("names", p.names.len())?;
-        let budget = self.shared.budget;
         let names = p.names;
-        let cursor = p.cursor;
-        let with_memories = p.include_memories == Some(true);
-        let out = self
-            .on_store_tool(move |s| {
-                let selection = s.select_open(&names).map_err(crate::store_error)?;
-                let budget = reserve(budget, with_memories);
-                let mut out = page(
-                    s,
-                    selection,
-                    "open_nodes",
-                    cursor.as_deref(),
-                    MAX_LIMIT,
-                    budget,
-                )?;
-                if with_memories {
-                    attach_memories(s, &mut out)?;
-                }
-                Ok(out)
-            })
-            .await?;
-        Ok(Reply::pretty(out))
+        self.graph_read(
+            "open_nodes",
+            MAX_LIMIT,
+            p.cursor,
+            p.include_memories,
+            move |s| s.select_open(&names),
+        )
+        .await
     }
 }
