@@ -1,5 +1,5 @@
 //! The upstream HTTP client every SaaS server uses: timeouts, a user agent, and retries with
-//! exponential backoff and jitter on 429/502/503/504 for idempotent requests, honouring
+//! exponential backoff and jitter on 429 and 5xx (500/502/503/504) for idempotent requests, honouring
 //! `Retry-After`, bounded in attempts and total time. Credentials never reach a log line.
 
 use std::time::{Duration, Instant};
@@ -52,7 +52,7 @@ pub fn is_idempotent(method: &Method) -> bool {
 }
 
 fn retryable_status(status: StatusCode) -> bool {
-    matches!(status.as_u16(), 429 | 502 | 503 | 504)
+    matches!(status.as_u16(), 429 | 500 | 502 | 503 | 504)
 }
 
 /// `Retry-After` as seconds (HTTP-date forms are treated as absent).
@@ -193,13 +193,13 @@ mod tests {
 
     #[tokio::test]
     async fn retries_429_then_succeeds() {
-        let (url, hits) = fake(vec![(429, None), (503, None)]).await;
+        let (url, hits) = fake(vec![(429, None), (503, None), (500, None)]).await;
         let client = build_client("t", "0", Duration::from_secs(5)).unwrap();
         let r = send_with_retry(|| client.get(&url), true, &fast())
             .await
             .unwrap();
         assert_eq!(r.status(), 200);
-        assert_eq!(hits.load(Ordering::SeqCst), 3);
+        assert_eq!(hits.load(Ordering::SeqCst), 4);
     }
 
     #[tokio::test]

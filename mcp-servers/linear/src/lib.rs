@@ -1,0 +1,1 @@
+//! sophia-linear (being built).

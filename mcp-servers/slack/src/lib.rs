@@ -1,0 +1,1 @@
+//! sophia-slack (being built).
