@@ -127,6 +127,16 @@ pub fn export(
     out: &mut dyn std::io::Write,
 ) -> Result<(usize, usize, usize), ImportError> {
     let graph = store.read_graph()?;
+    write_graph(&graph, out)?;
+    let memories = store.memory_export()?;
+    write_memories(&memories, out)?;
+    Ok((graph.entities.len(), graph.relations.len(), memories.len()))
+}
+
+fn write_graph(
+    graph: &crate::store::GraphItems,
+    out: &mut dyn std::io::Write,
+) -> Result<(), ImportError> {
     let io = |e: std::io::Error| ImportError::Read {
         path: "output".into(),
         reason: e.to_string(),
@@ -139,8 +149,30 @@ pub fn export(
         let line = serde_json::json!({"type": "relation", "from": r.from, "to": r.to, "relationType": r.relation_type});
         writeln!(out, "{line}").map_err(io)?;
     }
-    let memories = store.memory_export()?;
-    for m in &memories {
+    Ok(())
+}
+
+/// Like [`export`], with the memories given (from another backend) instead of the store's.
+pub fn export_with(
+    store: &mut Store,
+    memories: &[MemoryRecord],
+    out: &mut dyn std::io::Write,
+) -> Result<(usize, usize, usize), ImportError> {
+    let graph = store.read_graph()?;
+    write_graph(&graph, out)?;
+    write_memories(memories, out)?;
+    Ok((graph.entities.len(), graph.relations.len(), memories.len()))
+}
+
+fn write_memories(
+    memories: &[MemoryRecord],
+    out: &mut dyn std::io::Write,
+) -> Result<(), ImportError> {
+    let io = |e: std::io::Error| ImportError::Read {
+        path: "output".into(),
+        reason: e.to_string(),
+    };
+    for m in memories {
         let mut v = serde_json::to_value(m).map_err(|e| ImportError::Read {
             path: "output".into(),
             reason: e.to_string(),
@@ -151,7 +183,7 @@ pub fn export(
         writeln!(out, "{v}").map_err(io)?;
     }
     out.flush().map_err(io)?;
-    Ok((graph.entities.len(), graph.relations.len(), memories.len()))
+    Ok(())
 }
 
 /// Why an import failed as a whole.

@@ -2,6 +2,7 @@
 //! shapes) on an embedded SQLite store that several processes can share without losing a write,
 //! with paged reads that respect the response budget.
 
+pub mod backend;
 pub mod embed;
 pub mod import;
 pub mod model;
@@ -9,6 +10,11 @@ pub mod pinecone;
 pub mod store;
 mod tools;
 mod tools_memory;
+
+/// The fake Pinecone data plane the tests run against (shared with `tests/`).
+#[cfg(test)]
+#[path = "../tests/common/pinecone_fake.rs"]
+pub(crate) mod pinecone_fake;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -48,6 +54,8 @@ pub struct MemoryConfig {
     pub namespace: String,
     /// The embedder (possibly still loading).
     pub embedder: embed::slot::EmbedderSlot,
+    /// Where memories live (`SOPHIA_MEMORY_BACKEND`); the graph is always in `db_path`.
+    pub backend: backend::BackendChoice,
 }
 
 impl MemoryConfig {
@@ -60,6 +68,7 @@ impl MemoryConfig {
             read_only: false,
             namespace: "default".into(),
             embedder: embed::slot::EmbedderSlot::new(embed::slot::EmbedState::Disabled),
+            backend: backend::BackendChoice::Local,
         }
     }
 }
@@ -100,6 +109,7 @@ struct Shared {
     budget: Budget,
     namespace: String,
     embedder: embed::slot::EmbedderSlot,
+    backend: backend::Backend,
     db_path: PathBuf,
     subscribers: Mutex<Vec<Subscriber>>,
     next_listen_id: std::sync::atomic::AtomicU64,
@@ -132,6 +142,7 @@ impl MemoryServer {
                 budget: config.budget,
                 namespace: config.namespace,
                 embedder: config.embedder,
+                backend: backend::Backend::open(config.backend),
                 db_path: config.db_path,
                 subscribers: Mutex::new(Vec::new()),
                 next_listen_id: std::sync::atomic::AtomicU64::new(1),
@@ -394,8 +405,22 @@ impl mcp_core::SophiaServer for MemoryServer {
 
     async fn health(&self) -> serde_json::Value {
         let counts = self.on_store(|s| s.counts()).await.ok();
+        if let backend::Backend::Pinecone(b) = &self.shared.backend {
+            // No upstream call here: /healthz must stay cheap; `--check` calls Pinecone.
+            return serde_json::json!({
+                "store": "sqlite",
+                "path": self.shared.db_path.display().to_string(),
+                "ok": counts.is_some() && b.is_ok(),
+                "counts": counts,
+                "backend": "pinecone",
+                "index_host": b.as_ref().ok().map(|b| b.index_host().to_string()),
+                "backend_problem": b.as_ref().err(),
+                "embedder": self.shared.embedder.describe(),
+            });
+        }
         let memories = self.on_store(|s| s.memory_counts()).await.ok();
         serde_json::json!({
+            "backend": "local",
             "store": "sqlite",
             "path": self.shared.db_path.display().to_string(),
             "ok": counts.is_some() && memories.is_some(),
@@ -412,6 +437,13 @@ impl mcp_core::SophiaServer for MemoryServer {
             .on_store(|s| s.counts())
             .await
             .map_err(|e| format!("store at {path}: {e}"))?;
+        if let Some(pc) = self.shared.backend.pinecone().map_err(|e| e.to_string())? {
+            let remote = pc.check().await?;
+            return Ok(format!(
+                "store {path}: {} entities, {} relations, {} observations; memories in {remote}",
+                counts.entities, counts.relations, counts.observations
+            ));
+        }
         let memories = self
             .on_store(|s| s.memory_counts())
             .await

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use mcp_core::{Budget, CommonArgs, ServerMeta};
+use sophia_memory::backend::{BackendChoice, PineconeBackend};
 use sophia_memory::{
     Durability, EmbedderChoice, MemoryConfig, MemoryServer, ModelSource, NAME, PORT,
     default_db_path,
@@ -37,6 +38,11 @@ struct Cli {
     /// _MODEL, _API_KEY), `hash` (deterministic, no meaning: tests and demos) or `none`.
     #[arg(long, env = "SOPHIA_EMBEDDER", default_value = "minilm", value_parser = ["minilm", "openai", "hash", "none"], global = true)]
     embedder: String,
+
+    /// Where memories live: `local` (the SQLite file) or `pinecone` (PINECONE_API_KEY,
+    /// PINECONE_INDEX_HOST). The knowledge graph is always in the SQLite file.
+    #[arg(long, env = "SOPHIA_MEMORY_BACKEND", default_value = "local", value_parser = ["local", "pinecone"], global = true)]
+    backend: String,
 
     /// Folder with all-MiniLM-L6-v2's model.safetensors, tokenizer.json and config.json.
     #[arg(long, env = "SOPHIA_EMBEDDER_MODEL_DIR", global = true)]
@@ -83,6 +89,13 @@ fn main() -> ExitCode {
         embedder: sophia_memory::embed::slot::EmbedderSlot::new(
             sophia_memory::embed::slot::EmbedState::Disabled,
         ),
+        backend: match BackendChoice::from_lookup(Some(&cli.backend), |k| std::env::var(k).ok()) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("{NAME}: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
     };
     let choice = match cli.embedder.as_str() {
         "none" => EmbedderChoice::None,
@@ -109,9 +122,17 @@ fn main() -> ExitCode {
                 );
                 return ExitCode::FAILURE;
             };
+            if let BackendChoice::Pinecone(pc) = &config.backend {
+                return import_pinecone(&config, pc.clone(), choice, file);
+            }
             return import(&config, file);
         }
-        Some(Command::Export { to }) => return export(&config, to.as_deref()),
+        Some(Command::Export { to }) => {
+            if let BackendChoice::Pinecone(pc) = &config.backend {
+                return export_pinecone(&config, pc.clone(), to.as_deref());
+            }
+            return export(&config, to.as_deref());
+        }
         Some(Command::Reembed) => return reembed(&config, choice),
         None => {}
     }
@@ -299,4 +320,160 @@ fn reembed(config: &MemoryConfig, choice: EmbedderChoice) -> ExitCode {
         println!("{NAME}: re-embedded {done} memories with {} ({}-d)", embedder.id(), embedder.dimension());
         ExitCode::SUCCESS
     })
+}
+
+fn small_runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            eprintln!("{NAME}: cannot start the runtime: {e}");
+            None
+        }
+    }
+}
+
+fn pinecone_backend(
+    pc: Result<sophia_memory::pinecone::PineconeConfig, String>,
+) -> Option<std::sync::Arc<PineconeBackend>> {
+    match pc.and_then(|c| PineconeBackend::new(c).map_err(|e| e.to_string())) {
+        Ok(b) => Some(b),
+        Err(e) => {
+            eprintln!("{NAME}: SOPHIA_MEMORY_BACKEND=pinecone: {e}");
+            None
+        }
+    }
+}
+
+/// `import --from FILE` with the pinecone backend: the graph into the SQLite file, the memories
+/// into the index (vectors kept when they came from the configured embedder, else re-embedded).
+fn import_pinecone(
+    config: &MemoryConfig,
+    pc: Result<sophia_memory::pinecone::PineconeConfig, String>,
+    choice: EmbedderChoice,
+    file: &std::path::Path,
+) -> ExitCode {
+    let Some(backend) = pinecone_backend(pc) else {
+        return ExitCode::FAILURE;
+    };
+    let Some(runtime) = small_runtime() else {
+        return ExitCode::FAILURE;
+    };
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{NAME}: cannot read {}: {e}", file.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut report = sophia_memory::import::ImportReport::default();
+    let parsed = sophia_memory::import::parse(&text, &mut report);
+    for (line, reason) in &report.skipped {
+        eprintln!("{}:{line}: skipped: {reason}", file.display());
+    }
+    let mut store = match sophia_memory::Store::open(&config.db_path, config.durability) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{NAME}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (entities, observations, relations) = match store.import(parsed.entities, parsed.relations)
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{NAME}: import failed, nothing written: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let embedder = match choice {
+            EmbedderChoice::None => None,
+            choice => match sophia_memory::load_embedder(choice).await {
+                Ok(e) => Some(e),
+                Err(why) => {
+                    eprintln!("{NAME}: no embedder ({why}); memories without a vector are skipped");
+                    None
+                }
+            },
+        };
+        match backend.import(parsed.memories, embedder).await {
+            Ok((written, kept, skipped)) => {
+                for (id, why) in &skipped {
+                    eprintln!("{NAME}: memory {id} skipped: {why}");
+                }
+                println!(
+                    "imported {} into {} and Pinecone index {}: {} lines read, {entities} entities added, {observations} observations added, {relations} relations added, {written} memories written ({kept} with vectors kept), {} skipped",
+                    file.display(),
+                    config.db_path.display(),
+                    backend.index_host(),
+                    report.lines,
+                    report.skipped.len() + skipped.len()
+                );
+                if skipped.is_empty() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                }
+            }
+            Err(e) => {
+                eprintln!("{NAME}: writing memories to Pinecone failed: {e} (importing again is safe)");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+/// `export` with the pinecone backend: the graph from the SQLite file, the memories (with their
+/// vectors) from the index.
+fn export_pinecone(
+    config: &MemoryConfig,
+    pc: Result<sophia_memory::pinecone::PineconeConfig, String>,
+    to: Option<&std::path::Path>,
+) -> ExitCode {
+    let Some(backend) = pinecone_backend(pc) else {
+        return ExitCode::FAILURE;
+    };
+    let Some(runtime) = small_runtime() else {
+        return ExitCode::FAILURE;
+    };
+    let memories = match runtime.block_on(backend.export()) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("{NAME}: reading memories from Pinecone failed: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut store = match sophia_memory::Store::open(&config.db_path, config.durability) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{NAME}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut write = |out: &mut dyn std::io::Write| {
+        sophia_memory::import::export_with(&mut store, &memories, out)
+    };
+    let result = match to {
+        Some(path) => match std::fs::File::create(path) {
+            Ok(f) => write(&mut std::io::BufWriter::new(f)),
+            Err(e) => {
+                eprintln!("{NAME}: cannot create {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+        },
+        None => write(&mut std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    match result {
+        Ok((e, r, m)) => {
+            eprintln!("{NAME}: exported {e} entities, {r} relations, {m} memories");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{NAME}: export failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

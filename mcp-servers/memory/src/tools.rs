@@ -160,19 +160,18 @@ fn attach_memories(store: &Store, out: &mut GraphOutput) -> Result<(), ToolError
     let linked = store
         .memory_linked(&names, MAX_LINKED)
         .map_err(crate::store_error)?;
-    out.memories = Some(
-        linked
-            .into_iter()
-            .map(|m| LinkedMemory {
-                content: mcp_core::budget::cut_text(&m.content, 0, 300).text,
-                id: m.id,
-                entities: m.entities,
-                source: m.source,
-                updated_at: m.updated_at,
-            })
-            .collect(),
-    );
+    out.memories = Some(linked.into_iter().map(linked_memory).collect());
     Ok(())
+}
+
+fn linked_memory(m: crate::store::memories::Memory) -> LinkedMemory {
+    LinkedMemory {
+        content: mcp_core::budget::cut_text(&m.content, 0, 300).text,
+        id: m.id,
+        entities: m.entities,
+        source: m.source,
+        updated_at: m.updated_at,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -414,17 +413,36 @@ impl MemoryServer {
         select: impl FnOnce(&mut Store) -> Result<Selection, StoreError> + Send + 'static,
     ) -> Out<GraphOutput> {
         let with_memories = include_memories == Some(true);
+        let pinecone = if with_memories {
+            self.shared.backend.pinecone()?
+        } else {
+            None
+        };
+        let local_memories = with_memories && pinecone.is_none();
         let budget = reserve(self.shared.budget, with_memories);
-        let out = self
+        let mut out = self
             .on_store_tool(move |s| {
                 let selection = select(s).map_err(crate::store_error)?;
                 let mut out = page(s, selection, kind, cursor.as_deref(), limit, budget)?;
-                if with_memories {
+                if local_memories {
                     attach_memories(s, &mut out)?;
                 }
                 Ok(out)
             })
             .await?;
+        if let Some(pc) = pinecone {
+            let names: Vec<String> = out.entities.iter().map(|e| e.name.clone()).collect();
+            let embedder = self.shared.embedder.get();
+            let linked = pc
+                .linked(
+                    &self.shared.namespace,
+                    &names,
+                    MAX_LINKED,
+                    embedder.as_deref(),
+                )
+                .await?;
+            out.memories = Some(linked.into_iter().map(linked_memory).collect());
+        }
         Ok(Reply::pretty(out))
     }
 }

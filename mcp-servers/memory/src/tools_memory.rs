@@ -121,6 +121,10 @@ pub struct SearchOutput {
 pub struct GetMemoryParams {
     /// Memory ids
     pub ids: Vec<String>,
+    /// Only in this namespace (on the pinecone backend, where ids live per namespace, the
+    /// default is the server's namespace)
+    #[serde(default)]
+    pub namespace: Option<String>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -135,6 +139,9 @@ pub struct MemoriesOutput {
 pub struct UpdateMemoryParams {
     /// The memory to change
     pub id: String,
+    /// Its namespace (needed on the pinecone backend only; default: the server's)
+    #[serde(default)]
+    pub namespace: Option<String>,
     /// New content (re-embedded)
     #[serde(default)]
     pub content: Option<String>,
@@ -199,8 +206,10 @@ pub struct ListMemoriesParams {
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ListMemoriesOutput {
-    /// Newest first
+    /// Newest first (on the pinecone backend: in id order, see `note`)
     pub items: Vec<Memory>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -215,7 +224,7 @@ pub struct MemoryStatsParams {}
 pub struct MemoryStatsOutput {
     #[serde(flatten)]
     pub counts: MemoryCounts,
-    /// `local` (SQLite)
+    /// `local` (SQLite) or `pinecone`
     pub backend: String,
     /// The embedder's state
     pub embedder_status: String,
@@ -283,11 +292,51 @@ pub fn chunk(text: &str, window: usize, overlap: usize) -> Vec<String> {
     out
 }
 
+/// The pinecone backend needs vectors, and the embedder is not ready.
+fn not_ready(state: &str) -> ToolError {
+    ToolError::Upstream {
+        service: "embedder",
+        detail: format!(
+            "the pinecone backend needs vectors and the embedder is {state}; retry when it is ready"
+        ),
+        retryable: true,
+    }
+}
+
+async fn embed_one(e: &dyn crate::embed::Embedder, text: &str) -> Result<Vec<f32>, ToolError> {
+    e.embed(&[text.to_string()])
+        .await
+        .map_err(|err| ToolError::Upstream {
+            service: "embedder",
+            detail: err.to_string(),
+            retryable: true,
+        })?
+        .into_iter()
+        .next()
+        .ok_or_else(|| ToolError::Internal("the embedder returned no vector".into()))
+}
+
 fn store_err(e: crate::store::StoreError) -> ToolError {
     match e {
         crate::store::StoreError::Invalid(m) => ToolError::InvalidInput(m),
         other => crate::store_error(other),
     }
+}
+
+/// Where a Pinecone listing continues: a list token and how many of its page were returned
+/// (no filter), or the last id returned (with a filter).
+#[derive(Default, Serialize, Deserialize)]
+struct PineconePos {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    t: Option<String>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    s: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    a: Option<String>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[derive(Serialize, Deserialize)]
@@ -323,6 +372,8 @@ impl MemoryServer {
         check_metadata(&metadata)?;
         check_time("expires_at", &p.expires_at)?;
         let namespace = p.namespace.unwrap_or_else(|| self.shared.namespace.clone());
+        // Fail on a misconfigured backend before spending time on embeddings.
+        self.shared.backend.pinecone()?;
         let pieces = chunk(&p.content, CHUNK_CHARS, CHUNK_OVERLAP);
         let document_id = (pieces.len() > 1).then(|| {
             p.id.clone()
@@ -361,9 +412,13 @@ impl MemoryServer {
             })
             .collect();
         let embedded = vectors.is_some();
-        let results = self
-            .on_store_tool(move |s| s.memory_put(items, DUP_COSINE).map_err(store_err))
-            .await?;
+        let results = match self.shared.backend.pinecone()? {
+            Some(pc) => pc.put(items, DUP_COSINE).await?,
+            None => {
+                self.on_store_tool(move |s| s.memory_put(items, DUP_COSINE).map_err(store_err))
+                    .await?
+            }
+        };
         Ok(Json(StoreMemoryOutput {
             results,
             document_id,
@@ -402,6 +457,39 @@ impl MemoryServer {
         let namespace = p.namespace.unwrap_or_else(|| self.shared.namespace.clone());
         let filter = p.filters.unwrap_or_default();
         let embedder = self.shared.embedder.get();
+        if let Some(pc) = self.shared.backend.pinecone()? {
+            let Some(e) = &embedder else {
+                return Err(not_ready(&self.shared.embedder.describe()));
+            };
+            let qvec = embed_one(e.as_ref(), &p.query).await?;
+            let note = match asked.as_str() {
+                "semantic" => None,
+                other => Some(format!(
+                    "the pinecone backend has no keyword index: {other} ran as semantic"
+                )),
+            };
+            let mut found = pc.search(&namespace, &qvec, &filter, k).await?;
+            if let Some(min) = p.min_score {
+                found.retain(|(_, score)| *score >= min);
+            }
+            let hits: Vec<Hit> = found
+                .into_iter()
+                .map(|(memory, cosine)| Hit {
+                    memory,
+                    scores: Scores {
+                        cosine: Some(cosine),
+                        ..Scores::default()
+                    },
+                })
+                .collect();
+            let packed = Budget::pack(self.shared.budget.item_chars(), usize::MAX, hits);
+            return Ok(Json(SearchOutput {
+                hits: packed.items,
+                mode_used: "semantic".into(),
+                note,
+                truncated: packed.more,
+            }));
+        }
         let (mode, note) = match (&embedder, asked.as_str()) {
             (None, "hybrid" | "semantic") => (
                 "keyword".to_string(),
@@ -507,9 +595,22 @@ impl MemoryServer {
             return Err(ToolError::InvalidInput("at most 100 ids per call".into()));
         }
         let ids = p.ids.clone();
-        let memories = self
-            .on_store_tool(move |s| s.memory_get(&ids).map_err(store_err))
-            .await?;
+        let mut memories = match self.shared.backend.pinecone()? {
+            Some(pc) => {
+                let ns = p
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| self.shared.namespace.clone());
+                pc.get(&ns, &ids).await?
+            }
+            None => {
+                self.on_store_tool(move |s| s.memory_get(&ids).map_err(store_err))
+                    .await?
+            }
+        };
+        if let Some(ns) = &p.namespace {
+            memories.retain(|m| &m.namespace == ns);
+        }
         let missing = p
             .ids
             .into_iter()
@@ -530,11 +631,25 @@ impl MemoryServer {
         Parameters(p): Parameters<UpdateMemoryParams>,
     ) -> Result<Json<MemoryOutput>, ToolError> {
         let id = p.id.clone();
-        let current = self
-            .on_store_tool(move |s| s.memory_get(std::slice::from_ref(&id)).map_err(store_err))
-            .await?
+        let pc = self.shared.backend.pinecone()?;
+        let found = match &pc {
+            Some(pc) => {
+                let ns = p
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| self.shared.namespace.clone());
+                pc.get(&ns, std::slice::from_ref(&id)).await?
+            }
+            None => {
+                self.on_store_tool(move |s| {
+                    s.memory_get(std::slice::from_ref(&id)).map_err(store_err)
+                })
+                .await?
+            }
+        };
+        let current = found
             .into_iter()
-            .next()
+            .find(|m| p.namespace.as_ref().is_none_or(|ns| &m.namespace == ns))
             .ok_or_else(|| {
                 ToolError::NotFound(format!(
                     "memory {} not found; semantic_search or list_memories give ids",
@@ -595,6 +710,22 @@ impl MemoryServer {
             embedding,
         };
         let id = current.id;
+        if let Some(pc) = pc {
+            if item.embedding.is_none() {
+                return Err(not_ready(&self.shared.embedder.describe()));
+            }
+            let ns = item.namespace.clone();
+            pc.put(vec![item], 2.0).await?;
+            let memory = pc
+                .get(&ns, std::slice::from_ref(&id))
+                .await?
+                .into_iter()
+                .next()
+                .ok_or_else(|| {
+                    ToolError::Internal("the memory vanished during the update".into())
+                })?;
+            return Ok(Json(MemoryOutput { memory }));
+        }
         let memory = self
             .on_store_tool(move |s| {
                 s.memory_put(vec![item], 2.0).map_err(store_err)?;
@@ -618,6 +749,39 @@ impl MemoryServer {
         &self,
         Parameters(p): Parameters<DeleteMemoryParams>,
     ) -> Result<Json<DeleteMemoryOutput>, ToolError> {
+        if let Some(pc) = self.shared.backend.pinecone()? {
+            let namespace = p.namespace.unwrap_or_else(|| self.shared.namespace.clone());
+            return match (p.ids, p.filter) {
+                (Some(ids), None) => {
+                    let deleted = pc.delete(&namespace, &ids).await?;
+                    Ok(Json(DeleteMemoryOutput {
+                        count: deleted.len(),
+                        deleted,
+                        dry_run: false,
+                    }))
+                }
+                (None, Some(filter)) if !filter.is_empty() => {
+                    let embedder = self.shared.embedder.get();
+                    let ids = pc
+                        .ids_where(&namespace, &filter, embedder.as_deref())
+                        .await?;
+                    let (deleted, dry_run) = if p.confirm == Some(true) {
+                        (pc.delete(&namespace, &ids).await?, false)
+                    } else {
+                        (ids, true)
+                    };
+                    Ok(Json(DeleteMemoryOutput {
+                        count: deleted.len(),
+                        deleted,
+                        dry_run,
+                    }))
+                }
+                (None, Some(_)) => Err(ToolError::InvalidInput(
+                    "an empty filter would delete everything; give at least one condition".into(),
+                )),
+                _ => Err(ToolError::InvalidInput("give either ids or filter".into())),
+            };
+        }
         match (p.ids, p.filter) {
             (Some(ids), None) => {
                 let deleted = self
@@ -681,6 +845,56 @@ impl MemoryServer {
             }
             Some(n) => n as usize,
         };
+        if let Some(pc) = self.shared.backend.pinecone()? {
+            const KIND: &str = "list_memories_pinecone";
+            let pos: PineconePos = match p.cursor.as_deref() {
+                Some(c) if !c.is_empty() => decode_cursor(KIND, c)?,
+                _ => PineconePos::default(),
+            };
+            let namespace = p.namespace.unwrap_or_else(|| self.shared.namespace.clone());
+            let filter = p.filters.unwrap_or_default();
+            let embedder = self.shared.embedder.get();
+            let unfiltered = filter.is_empty();
+            let after = if unfiltered {
+                pos.t.clone()
+            } else {
+                pos.a.clone()
+            };
+            let (rows, next) = pc
+                .list(&namespace, &filter, after, limit, embedder.as_deref())
+                .await?;
+            let skip = if unfiltered { pos.s } else { 0 };
+            let rows: Vec<Memory> = rows.into_iter().skip(skip).collect();
+            let packed = Budget::pack(self.shared.budget.item_chars(), limit, rows);
+            // Cut by the budget: continue inside the same page (without a filter: same Pinecone
+            // token, skipping what was returned; with one: after the last id returned).
+            let next_pos = match (packed.more, unfiltered) {
+                (true, true) => Some(PineconePos {
+                    t: pos.t,
+                    s: skip + packed.items.len(),
+                    a: None,
+                }),
+                (true, false) => packed.items.last().map(|m| PineconePos {
+                    a: Some(m.id.clone()),
+                    ..PineconePos::default()
+                }),
+                (false, true) => next.map(|t| PineconePos {
+                    t: Some(t),
+                    ..PineconePos::default()
+                }),
+                (false, false) => next.map(|a| PineconePos {
+                    a: Some(a),
+                    ..PineconePos::default()
+                }),
+            };
+            let next_cursor = next_pos.map(|pos| encode_cursor(KIND, &pos));
+            return Ok(Json(ListMemoriesOutput {
+                items: packed.items,
+                note: Some("the pinecone backend lists in id order, not newest first".into()),
+                truncated: next_cursor.is_some(),
+                next_cursor,
+            }));
+        }
         let before = match p.cursor.as_deref() {
             Some(c) if !c.is_empty() => {
                 let pos: ListPos = decode_cursor("list_memories", c)?;
@@ -715,6 +929,7 @@ impl MemoryServer {
         };
         Ok(Json(ListMemoriesOutput {
             items: items.into_iter().map(|(_, m)| m).collect(),
+            note: None,
             truncated: next_cursor.is_some(),
             next_cursor,
         }))
@@ -732,6 +947,18 @@ impl MemoryServer {
         &self,
         Parameters(_p): Parameters<MemoryStatsParams>,
     ) -> Result<Json<MemoryStatsOutput>, ToolError> {
+        if let Some(pc) = self.shared.backend.pinecone()? {
+            let mut counts = pc.counts().await?;
+            if let Some(e) = self.shared.embedder.get() {
+                counts.embedder = Some(e.id().to_string());
+            }
+            return Ok(Json(MemoryStatsOutput {
+                embeddings_complete: true,
+                counts,
+                backend: "pinecone".into(),
+                embedder_status: self.shared.embedder.describe(),
+            }));
+        }
         let counts = self
             .on_store_tool(|s| s.memory_counts().map_err(store_err))
             .await?;

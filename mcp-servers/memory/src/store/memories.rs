@@ -305,6 +305,11 @@ impl VectorIndex {
     }
 }
 
+/// Now, as the store writes times (`YYYY-MM-DDTHH:MM:SS.mmmZ`).
+pub fn now_utc() -> String {
+    now()
+}
+
 fn now() -> String {
     // RFC 3339 UTC with milliseconds, from SQLite-free std time.
     let d = std::time::SystemTime::now()
