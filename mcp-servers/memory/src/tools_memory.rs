@@ -17,7 +17,8 @@ use crate::store::memories::{Memory, MemoryCounts, MemoryFilter, NewMemory, PutO
 
 /// Longest content one `store_memory` call takes.
 pub const MAX_CONTENT_BYTES: usize = 32 * 1024;
-/// Chunk window for long texts (characters; about 200–250 tokens of English, under MiniLM's 256).
+/// Chunk window for long texts when the embedder has no tokenizer (characters; about 200–250
+/// tokens of English).
 pub const CHUNK_CHARS: usize = 900;
 /// Overlap between consecutive chunks.
 pub const CHUNK_OVERLAP: usize = 150;
@@ -374,12 +375,24 @@ impl MemoryServer {
         let namespace = p.namespace.unwrap_or_else(|| self.shared.namespace.clone());
         // Fail on a misconfigured backend before spending time on embeddings.
         self.shared.backend.pinecone()?;
-        let pieces = chunk(&p.content, CHUNK_CHARS, CHUNK_OVERLAP);
+        let embedder = self.shared.embedder.get();
+        // Windows of the model's own tokens when it has a tokenizer (MiniLM: 256), else by
+        // characters (about the same size in English).
+        let pieces = match embedder.as_ref().and_then(|e| e.chunk(&p.content)) {
+            Some(Ok(pieces)) => pieces,
+            Some(Err(e)) => {
+                return Err(ToolError::Upstream {
+                    service: "embedder",
+                    detail: e.to_string(),
+                    retryable: false,
+                });
+            }
+            None => chunk(&p.content, CHUNK_CHARS, CHUNK_OVERLAP),
+        };
         let document_id = (pieces.len() > 1).then(|| {
             p.id.clone()
                 .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
         });
-        let embedder = self.shared.embedder.get();
         let vectors = match &embedder {
             Some(e) => Some(e.embed(&pieces).await.map_err(|err| ToolError::Upstream {
                 service: "embedder",
@@ -500,33 +513,33 @@ impl MemoryServer {
             ),
             _ => (asked.clone(), None),
         };
-        let qvec = match (&embedder, mode.as_str()) {
-            (Some(e), "hybrid" | "semantic") => {
-                let v = e
-                    .embed(std::slice::from_ref(&p.query))
-                    .await
-                    .map_err(|err| ToolError::Upstream {
-                        service: "embedder",
-                        detail: err.to_string(),
-                        retryable: true,
-                    })?;
-                v.into_iter().next()
-            }
-            _ => None,
-        };
         let budget = self.shared.budget;
         let min_score = p.min_score;
-        let query = p.query;
+        let pool = (k * 4).max(40);
+        // The keyword half needs no vector: it runs on the store while the query is embedded
+        // (both on blocking threads), so hybrid costs max(keyword, embedding) + vector scan.
+        let keyword = async {
+            if mode == "semantic" {
+                return Ok(Vec::new());
+            }
+            let (query, namespace, filter) = (p.query.clone(), namespace.clone(), filter.clone());
+            self.on_store_tool(move |s| {
+                s.memory_keyword(&query, Some(&namespace), &filter, pool)
+                    .map_err(store_err)
+            })
+            .await
+        };
+        let embedded = async {
+            match (&embedder, mode.as_str()) {
+                (Some(e), "hybrid" | "semantic") => embed_one(e.as_ref(), &p.query).await.map(Some),
+                _ => Ok(None),
+            }
+        };
+        let (kw, qvec) = tokio::join!(keyword, embedded);
+        let (kw, qvec) = (kw?, qvec?);
         let mode_c = mode.clone();
         let (hits, truncated) = self
             .on_store_tool(move |s| {
-                let pool = (k * 4).max(40);
-                let kw = if mode_c != "semantic" {
-                    s.memory_keyword(&query, Some(&namespace), &filter, pool)
-                        .map_err(store_err)?
-                } else {
-                    Vec::new()
-                };
                 let vs = match &qvec {
                     Some(q) => s
                         .memory_vector(q, Some(&namespace), &filter, pool)

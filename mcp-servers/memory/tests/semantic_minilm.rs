@@ -65,3 +65,46 @@ async fn paraphrases_find_memories_by_meaning() {
     assert_eq!(stats["dimension"], 384);
     assert_eq!(stats["embeddings_complete"], true);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_texts_are_chunked_in_the_models_own_tokens() {
+    let Some(dir) = model_dir() else { return };
+    let model = Arc::new(
+        tokio::task::spawn_blocking(move || MiniLm::load(&dir))
+            .await
+            .unwrap()
+            .unwrap(),
+    );
+    let mut config = MemoryConfig::new(":memory:");
+    config.embedder = EmbedderSlot::ready(model.clone());
+    let server = MemoryServer::from_store(Store::open_in_memory().unwrap(), config);
+    let client = in_process(server).await.unwrap();
+    // Identifiers and numbers tokenize into many word pieces: 900 characters of this are far
+    // more than 256 tokens, which a character window would silently truncate.
+    let text: String = (0..300)
+        .map(|i| format!("ticket ZX-{i:05}-Q9 escalated; "))
+        .collect();
+    let r = ok(&client, "store_memory", json!({"content": text})).await;
+    let ids: Vec<String> = r["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(ids.len() > 1);
+    let got = ok(&client, "get_memory", json!({"ids": ids})).await;
+    let chunks: Vec<String> = got["memories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap().to_string())
+        .collect();
+    for c in &chunks {
+        let tokens = model.token_count(c).unwrap();
+        assert!(tokens <= 256, "a chunk has {tokens} tokens: {c:?}");
+    }
+    // Nothing is lost: the first and last tickets are in some chunk.
+    for needle in ["ZX-00000-Q9", "ZX-00299-Q9"] {
+        assert!(chunks.iter().any(|c| c.contains(needle)), "{needle} lost");
+    }
+}

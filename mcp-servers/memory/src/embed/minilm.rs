@@ -30,6 +30,8 @@ pub const ID: &str = "minilm:all-MiniLM-L6-v2";
 pub const DIMENSION: usize = 384;
 /// The model's window (sentence-transformers' `max_seq_length`), `[CLS]` and `[SEP]` included.
 pub const MAX_TOKENS: usize = 256;
+/// Tokens shared by consecutive chunks of a long text (about one sentence).
+pub const CHUNK_OVERLAP_TOKENS: usize = 32;
 /// Texts per forward pass.
 const BATCH: usize = 32;
 /// The files a model directory must hold.
@@ -279,6 +281,10 @@ impl Embedder for MiniLm {
 
     fn max_tokens(&self) -> Option<usize> {
         Some(MAX_TOKENS)
+    }
+
+    fn chunk(&self, text: &str) -> Option<Result<Vec<String>, EmbedError>> {
+        Some(MiniLm::chunk(self, text, MAX_TOKENS, CHUNK_OVERLAP_TOKENS))
     }
 
     fn embed<'a>(

@@ -36,6 +36,11 @@ pub trait Embedder: Send + Sync {
     fn max_tokens(&self) -> Option<usize> {
         None
     }
+    /// Split a long text into windows that fit the model, counted in the model's own tokens, or
+    /// `None` when the embedder has no tokenizer (the caller then splits by characters).
+    fn chunk(&self, _text: &str) -> Option<Result<Vec<String>, EmbedError>> {
+        None
+    }
     /// Embed a batch; one unit-length vector per text, in order.
     fn embed<'a>(&'a self, texts: &'a [String])
     -> BoxFuture<'a, Result<Vec<Vec<f32>>, EmbedError>>;

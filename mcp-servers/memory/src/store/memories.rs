@@ -281,9 +281,41 @@ impl VectorIndex {
         if self.dim == 0 || query.len() != self.dim || k == 0 {
             return Vec::new();
         }
+        let rows = self.rowids.len();
+        if rows < PARALLEL_SCAN_ROWS {
+            return self.top_k_range(query, ns, allowed, k, 0..rows);
+        }
+        // Two halves on two threads (the machines we target have 2+ cores); exact either way.
+        let mid = rows / 2;
+        let (mut a, b) = std::thread::scope(|scope| {
+            let other = scope.spawn(|| self.top_k_range(query, ns, allowed, k, mid..rows));
+            let mine = self.top_k_range(query, ns, allowed, k, 0..mid);
+            (mine, other.join())
+        });
+        match b {
+            Ok(b) => a.extend(b),
+            // The scan cannot panic, but if the thread failed the half is scanned here.
+            Err(_) => a.extend(self.top_k_range(query, ns, allowed, k, mid..rows)),
+        }
+        a.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+        a.truncate(k);
+        a
+    }
+
+    fn top_k_range(
+        &self,
+        query: &[f32],
+        ns: Option<u32>,
+        allowed: Option<&HashSet<i64>>,
+        k: usize,
+        range: std::ops::Range<usize>,
+    ) -> Vec<(i64, f32)> {
         let mut best: Vec<(i64, f32)> = Vec::with_capacity(k + 1);
         let mut floor = f32::NEG_INFINITY;
-        for (i, row) in self.data.chunks_exact(self.dim).enumerate() {
+        let start = range.start;
+        let data = &self.data[range.start * self.dim..range.end * self.dim];
+        for (j, row) in data.chunks_exact(self.dim).enumerate() {
+            let i = start + j;
             if ns.is_some_and(|n| self.namespaces[i] != n) {
                 continue;
             }
@@ -304,6 +336,9 @@ impl VectorIndex {
         best
     }
 }
+
+/// Below this many vectors one thread scans faster than two can be started.
+const PARALLEL_SCAN_ROWS: usize = 20_000;
 
 /// Now, as the store writes times (`YYYY-MM-DDTHH:MM:SS.mmmZ`).
 pub fn now_utc() -> String {
@@ -980,24 +1015,10 @@ impl Store {
             .join(" OR ");
         let (cond, mut args) = filter_sql(namespace, filter, &now())?;
         let mut all = vec![rusqlite::types::Value::Text(fts_query)];
-        let sql = if filter.is_empty() {
-            // FTS5 ranks on its own (fast), then the few best are checked against namespace and
-            // expiry; a generous pool keeps the filter from starving the top k.
+        let sql = Self::keyword_sql(&cond, filter.is_empty());
+        if filter.is_empty() {
             all.push(rusqlite::types::Value::Integer((k * 8).max(200) as i64));
-            format!(
-                "SELECT memories.rowid, top.score FROM \
-                 (SELECT rowid, bm25(memories_fts) AS score FROM memories_fts WHERE memories_fts MATCH ? \
-                  ORDER BY rank LIMIT ?) AS top \
-                 JOIN memories ON memories.rowid = top.rowid WHERE {cond} ORDER BY top.score LIMIT ?"
-            )
-        } else {
-            "SELECT memories.rowid, bm25(memories_fts) AS score FROM memories_fts \
-             JOIN memories ON memories.rowid = memories_fts.rowid \
-             WHERE memories_fts MATCH ? AND "
-                .to_string()
-                + &cond
-                + " ORDER BY score LIMIT ?"
-        };
+        }
         all.append(&mut args);
         all.push(rusqlite::types::Value::Integer(k as i64));
         let mut stmt = self.conn.prepare(&sql)?;
@@ -1008,6 +1029,29 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()?;
         // bm25() is lower-is-better; report it as a positive relevance.
         Ok(rows.into_iter().map(|(id, s)| (id, -s)).collect())
+    }
+
+    /// The keyword search's SQL: the FTS query, then (without other filters) the FTS pool size,
+    /// then `cond`'s arguments, then k.
+    fn keyword_sql(cond: &str, unfiltered: bool) -> String {
+        if unfiltered {
+            // FTS5 ranks on its own (fast), then the few best are checked against namespace and
+            // expiry; a generous pool keeps the filter from starving the top k. CROSS JOIN pins
+            // the order: without it the planner may walk every memory of the namespace (by its
+            // index) and probe the FTS result, reading 100k large rows per query.
+            format!(
+                "SELECT memories.rowid, top.score FROM \
+                 (SELECT rowid, bm25(memories_fts) AS score FROM memories_fts WHERE memories_fts MATCH ? \
+                  ORDER BY rank LIMIT ?) AS top \
+                 CROSS JOIN memories ON memories.rowid = top.rowid WHERE {cond} ORDER BY top.score LIMIT ?"
+            )
+        } else {
+            format!(
+                "SELECT memories.rowid, bm25(memories_fts) AS score FROM memories_fts \
+                 JOIN memories ON memories.rowid = memories_fts.rowid \
+                 WHERE memories_fts MATCH ? AND {cond} ORDER BY score LIMIT ?"
+            )
+        }
     }
 
     /// Exact cosine top-k among memories matching the filter.
@@ -1136,6 +1180,75 @@ fn catch_up(conn: &rusqlite::Connection, index: &mut VectorIndex) -> Result<(), 
 mod tests {
     use super::*;
     use crate::embed::hash::HashEmbedder;
+
+    #[test]
+    fn keyword_search_ranks_in_fts_first_and_only_then_reads_rows() {
+        let store = crate::Store::open_in_memory().unwrap();
+        let (cond, _) = filter_sql(Some("default"), &MemoryFilter::default(), "x").unwrap();
+        let sql = Store::keyword_sql(&cond, true);
+        let mut stmt = store
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap();
+        let n = stmt.parameter_count();
+        let plan: Vec<String> = stmt
+            .query_map(rusqlite::params_from_iter(vec!["x"; n]), |r| {
+                r.get::<_, String>(3)
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        // The memories table is only probed by rowid for the FTS pool, never walked.
+        assert!(
+            plan.iter()
+                .any(|l| l.starts_with("SEARCH memories USING INTEGER PRIMARY KEY")),
+            "{plan:?}"
+        );
+        assert!(
+            !plan.iter().any(|l| (l.starts_with("SCAN memories")
+                && !l.starts_with("SCAN memories_fts"))
+                || l.starts_with("SEARCH memories USING INDEX")
+                || l.starts_with("SEARCH memories USING COVERING INDEX")),
+            "{plan:?}"
+        );
+    }
+
+    #[test]
+    fn the_two_thread_scan_finds_exactly_what_one_thread_finds() {
+        let dim = 8;
+        let n = PARALLEL_SCAN_ROWS * 2 + 17;
+        let mut index = VectorIndex {
+            dim,
+            ..VectorIndex::default()
+        };
+        // Deterministic pseudo-random vectors, two namespaces, the best rows in both halves.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for i in 0..n {
+            index.rowids.push(i as i64 + 1);
+            index.namespaces.push((i % 2) as u32);
+            for _ in 0..dim {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                index.data.push((x % 2000) as f32 / 1000.0 - 1.0);
+            }
+        }
+        let query: Vec<f32> = (0..dim).map(|d| d as f32 / 8.0 - 0.4).collect();
+        let allowed: HashSet<i64> = (1..=n as i64).filter(|r| r % 3 != 0).collect();
+        for (ns, allowed) in [(None, None), (Some(1), None), (Some(0), Some(&allowed))] {
+            let both = index.top_k(&query, ns, allowed, 25);
+            let one = index.top_k_range(&query, ns, allowed, 25, 0..n);
+            assert_eq!(both.len(), 25);
+            let scores = |v: &[(i64, f32)]| v.iter().map(|(_, s)| *s).collect::<Vec<_>>();
+            assert_eq!(scores(&both), scores(&one));
+            let mut a: Vec<i64> = both.iter().map(|(r, _)| *r).collect();
+            let mut b: Vec<i64> = one.iter().map(|(r, _)| *r).collect();
+            a.sort();
+            b.sort();
+            assert_eq!(a, b);
+            assert!(both.iter().any(|(r, _)| *r as usize > n / 2));
+        }
+    }
 
     fn mem(ns: &str, content: &str, e: &HashEmbedder) -> NewMemory {
         NewMemory {
