@@ -1048,7 +1048,7 @@ impl Store {
         } else {
             format!(
                 "SELECT memories.rowid, bm25(memories_fts) AS score FROM memories_fts \
-                 JOIN memories ON memories.rowid = memories_fts.rowid \
+                 CROSS JOIN memories ON memories.rowid = memories_fts.rowid \
                  WHERE memories_fts MATCH ? AND {cond} ORDER BY score LIMIT ?"
             )
         }
@@ -1184,33 +1184,39 @@ mod tests {
     #[test]
     fn keyword_search_ranks_in_fts_first_and_only_then_reads_rows() {
         let store = crate::Store::open_in_memory().unwrap();
-        let (cond, _) = filter_sql(Some("default"), &MemoryFilter::default(), "x").unwrap();
-        let sql = Store::keyword_sql(&cond, true);
-        let mut stmt = store
-            .conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-            .unwrap();
-        let n = stmt.parameter_count();
-        let plan: Vec<String> = stmt
-            .query_map(rusqlite::params_from_iter(vec!["x"; n]), |r| {
-                r.get::<_, String>(3)
-            })
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-        // The memories table is only probed by rowid for the FTS pool, never walked.
-        assert!(
-            plan.iter()
-                .any(|l| l.starts_with("SEARCH memories USING INTEGER PRIMARY KEY")),
-            "{plan:?}"
-        );
-        assert!(
-            !plan.iter().any(|l| (l.starts_with("SCAN memories")
-                && !l.starts_with("SCAN memories_fts"))
-                || l.starts_with("SEARCH memories USING INDEX")
-                || l.starts_with("SEARCH memories USING COVERING INDEX")),
-            "{plan:?}"
-        );
+        let tagged = MemoryFilter {
+            tags_any: vec!["pricing".into()],
+            ..MemoryFilter::default()
+        };
+        for filter in [MemoryFilter::default(), tagged] {
+            let (cond, _) = filter_sql(Some("default"), &filter, "x").unwrap();
+            let sql = Store::keyword_sql(&cond, filter.is_empty());
+            let mut stmt = store
+                .conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap();
+            let n = stmt.parameter_count();
+            let plan: Vec<String> = stmt
+                .query_map(rusqlite::params_from_iter(vec!["x"; n]), |r| {
+                    r.get::<_, String>(3)
+                })
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            // The memories table is only probed by rowid for FTS matches, never walked.
+            assert!(
+                plan.iter()
+                    .any(|l| l.starts_with("SEARCH memories USING INTEGER PRIMARY KEY")),
+                "{plan:?}"
+            );
+            assert!(
+                !plan.iter().any(|l| (l.starts_with("SCAN memories")
+                    && !l.starts_with("SCAN memories_fts"))
+                    || l.starts_with("SEARCH memories USING INDEX")
+                    || l.starts_with("SEARCH memories USING COVERING INDEX")),
+                "{plan:?}"
+            );
+        }
     }
 
     #[test]
