@@ -1,0 +1,1 @@
+//! sophia-gong (being built).

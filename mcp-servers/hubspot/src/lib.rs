@@ -1,0 +1,1 @@
+//! sophia-hubspot (being built).
