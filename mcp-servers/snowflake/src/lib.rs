@@ -1,0 +1,1 @@
+//! sophia-snowflake (being built).
