@@ -1,0 +1,7 @@
+//! sophia-host: the thin agent host. Many MCP servers as one (every tool as `<server>__<tool>`),
+//! configured in the `mcpServers` format Claude Desktop and Cursor use; `sophia-host tools` and
+//! `sophia-host call` on top. Workflows, the LLM loop and the gateway build on [`hub::Hub`].
+
+pub mod config;
+pub mod hub;
+pub mod naming;

@@ -1,0 +1,158 @@
+//! `sophia-host`: parse the command line, connect the configured servers, run one command.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use serde_json::{Value, json};
+use sophia_host::config::HostConfig;
+use sophia_host::hub::{DEFAULT_STARTUP_TIMEOUT, Hub};
+
+const NAME: &str = "sophia-host";
+
+#[derive(Parser)]
+#[command(name = NAME, version, about = "Sophia host: many MCP servers as one")]
+struct Cli {
+    /// The servers, in Claude Desktop's `mcpServers` format.
+    #[arg(long, env = "SOPHIA_HOST_CONFIG", global = true)]
+    config: Option<PathBuf>,
+
+    /// Seconds each server may take to start.
+    #[arg(long, default_value_t = DEFAULT_STARTUP_TIMEOUT.as_secs_f64(), global = true)]
+    startup_timeout: f64,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List every tool as server__tool, with each server's state.
+    Tools {
+        /// The aggregated tools/list as JSON (with each server's state).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Call one tool: `sophia-host call memory.search_nodes '{"query":"acme"}'`. Prints the
+    /// structured result (or the text); exit code 1 when the tool reports an error.
+    Call {
+        /// server.tool or server__tool
+        tool: String,
+        /// Arguments as a JSON object (default {}).
+        arguments: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    mcp_core::telemetry::init();
+    let Some(path) = cli.config.clone() else {
+        eprintln!("{NAME}: no configuration: pass --config FILE or set SOPHIA_HOST_CONFIG");
+        return ExitCode::from(2);
+    };
+    let config = match HostConfig::load(&path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{NAME}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("{NAME}: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let startup = Duration::from_secs_f64(cli.startup_timeout.max(0.1));
+    runtime.block_on(async move {
+        let hub = Hub::connect(&config, startup).await;
+        let code = match cli.command {
+            Command::Tools { json } => list(&hub, json),
+            Command::Call { tool, arguments } => call(&hub, &tool, arguments.as_deref()).await,
+        };
+        hub.shutdown().await;
+        code
+    })
+}
+
+fn print(text: &str) {
+    // A closed pipe (`| head`) is not worth a panic.
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
+}
+
+fn list(hub: &Hub, as_json: bool) -> ExitCode {
+    if as_json {
+        let tools: Vec<_> = hub.tools().iter().map(|t| t.as_listed()).collect();
+        print(
+            &serde_json::to_string_pretty(&json!({"tools": tools, "servers": hub.status()}))
+                .unwrap_or_default(),
+        );
+        return ExitCode::SUCCESS;
+    }
+    for (server, state) in hub.status() {
+        print(&format!("# {server}: {state}"));
+        for t in hub.tools().iter().filter(|t| t.server == server) {
+            let ro = t
+                .tool
+                .annotations
+                .as_ref()
+                .and_then(|a| a.read_only_hint)
+                .unwrap_or(false);
+            let first_line = t
+                .tool
+                .description
+                .as_deref()
+                .and_then(|d| d.lines().next())
+                .unwrap_or_default()
+                .to_string();
+            print(&format!(
+                "{}{}  {first_line}",
+                t.name,
+                if ro { "" } else { " (writes)" }
+            ));
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+async fn call(hub: &Hub, tool: &str, arguments: Option<&str>) -> ExitCode {
+    let args: Value = match arguments.map(serde_json::from_str).transpose() {
+        Ok(v) => v.unwrap_or(Value::Null),
+        Err(e) => {
+            eprintln!("{NAME}: the arguments are not JSON: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match hub.call(tool, args).await {
+        Ok(result) => {
+            let out = match &result.structured_content {
+                Some(v) => serde_json::to_string_pretty(v).unwrap_or_default(),
+                None => result
+                    .content
+                    .iter()
+                    .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            };
+            if result.is_error == Some(true) {
+                eprintln!("{NAME}: {tool} reported an error:");
+                eprintln!("{out}");
+                ExitCode::FAILURE
+            } else {
+                print(&out);
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => {
+            eprintln!("{NAME}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
