@@ -4,4 +4,7 @@
 
 pub mod config;
 pub mod hub;
+pub mod jq;
 pub mod naming;
+pub mod schema_check;
+pub mod workflow;

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
 use sophia_host::config::HostConfig;
 use sophia_host::hub::{DEFAULT_STARTUP_TIMEOUT, Hub};
+use sophia_host::workflow::{Workflow, WorkflowError};
 
 const NAME: &str = "sophia-host";
 
@@ -43,11 +44,27 @@ enum Command {
         /// Arguments as a JSON object (default {}).
         arguments: Option<String>,
     },
+    /// Run a workflow: `sophia-host run workflows/quickstart.yaml --input company=Acme`.
+    /// Checked against the servers before anything is called.
+    Run {
+        /// The workflow file (YAML).
+        workflow: PathBuf,
+        /// An input as NAME=VALUE (VALUE is JSON, or plain text for string inputs).
+        #[arg(long = "input", value_name = "NAME=VALUE")]
+        inputs: Vec<String>,
+        /// Check and print the plan; call nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the whole run (output, every step's result, calls made) as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    mcp_core::telemetry::init();
+    // A command-line tool: quiet unless asked (SOPHIA_LOG=info shows the protocol traffic).
+    mcp_core::telemetry::init_with("warn,sophia_host=info");
     let Some(path) = cli.config.clone() else {
         eprintln!("{NAME}: no configuration: pass --config FILE or set SOPHIA_HOST_CONFIG");
         return ExitCode::from(2);
@@ -71,11 +88,28 @@ fn main() -> ExitCode {
         }
     };
     let startup = Duration::from_secs_f64(cli.startup_timeout.max(0.1));
+    // A workflow and its inputs are checked before any server is started.
+    let prepared = match &cli.command {
+        Command::Run {
+            workflow, inputs, ..
+        } => match prepare(workflow, inputs) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                eprintln!("{NAME}: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        _ => None,
+    };
     runtime.block_on(async move {
         let hub = Hub::connect(&config, startup).await;
-        let code = match cli.command {
-            Command::Tools { json } => list(&hub, json),
-            Command::Call { tool, arguments } => call(&hub, &tool, arguments.as_deref()).await,
+        let code = match (cli.command, prepared) {
+            (Command::Tools { json }, _) => list(&hub, json),
+            (Command::Call { tool, arguments }, _) => call(&hub, &tool, arguments.as_deref()).await,
+            (Command::Run { dry_run, json, .. }, Some((workflow, inputs))) => {
+                run(&hub, &workflow, inputs, dry_run, json).await
+            }
+            (Command::Run { .. }, None) => ExitCode::from(2),
         };
         hub.shutdown().await;
         code
@@ -149,6 +183,71 @@ async fn call(hub: &Hub, tool: &str, arguments: Option<&str>) -> ExitCode {
                 print(&out);
                 ExitCode::SUCCESS
             }
+        }
+        Err(e) => {
+            eprintln!("{NAME}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Load a workflow and turn `NAME=VALUE` pairs into its typed inputs.
+fn prepare(path: &std::path::Path, pairs: &[String]) -> Result<(Workflow, Value), WorkflowError> {
+    let workflow = Workflow::load(path)?;
+    let mut given = serde_json::Map::new();
+    for pair in pairs {
+        let Some((name, raw)) = pair.split_once('=') else {
+            return Err(WorkflowError::Invalid(vec![format!(
+                "--input {pair:?}: use NAME=VALUE"
+            )]));
+        };
+        let is_string = workflow
+            .file
+            .inputs
+            .get(name)
+            .is_some_and(|s| s.kind == "string");
+        let value = match serde_json::from_str::<Value>(raw) {
+            Ok(v) if !is_string || v.is_string() => v,
+            _ => Value::String(raw.to_string()),
+        };
+        given.insert(name.to_string(), value);
+    }
+    let inputs = workflow.resolve_inputs(&given)?;
+    Ok((workflow, inputs))
+}
+
+async fn run(
+    hub: &Hub,
+    workflow: &Workflow,
+    inputs: Value,
+    dry_run: bool,
+    as_json: bool,
+) -> ExitCode {
+    if dry_run {
+        return match workflow.check(hub, &inputs) {
+            Ok(()) => {
+                print(&serde_json::to_string_pretty(&workflow.plan(&inputs)).unwrap_or_default());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{NAME}: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    match workflow.run(hub, inputs).await {
+        Ok(report) => {
+            let shown = if as_json {
+                json!({"output": report.output, "steps": report.steps, "calls": report.calls})
+            } else {
+                report.output
+            };
+            print(&serde_json::to_string_pretty(&shown).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Err(e @ WorkflowError::Invalid(_)) => {
+            eprintln!("{NAME}: {e}");
+            ExitCode::from(2)
         }
         Err(e) => {
             eprintln!("{NAME}: {e}");
