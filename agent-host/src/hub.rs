@@ -239,7 +239,7 @@ async fn connect_one(entry: &ServerEntry) -> Result<(Client, Vec<Tool>), String>
     let client = match entry.transport()? {
         Transport::Stdio => {
             let command = entry.command.clone().unwrap_or_default();
-            let mut cmd = tokio::process::Command::new(&command);
+            let mut cmd = tokio::process::Command::new(resolve_command(&command));
             cmd.args(&entry.args).envs(&entry.env);
             // A stdio server's info lines would interleave with our output; warnings still show.
             if !entry.env.contains_key("SOPHIA_LOG") {
@@ -290,4 +290,24 @@ async fn connect_one(entry: &ServerEntry) -> Result<(Client, Vec<Tool>), String>
         .await
         .map_err(|e| format!("tools/list failed: {e}"))?;
     Ok((client, tools))
+}
+
+/// A bare program name not found on `PATH` is looked up next to the host's own executable, so
+/// `target/release/sophia-host` finds `target/release/sophia-memory` (and an installed suite
+/// finds its siblings) without touching `PATH`.
+fn resolve_command(command: &str) -> std::path::PathBuf {
+    let plain = std::path::PathBuf::from(command);
+    if command.contains(std::path::MAIN_SEPARATOR) || command.contains('/') {
+        return plain;
+    }
+    let on_path = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|dir| dir.join(command).is_file()));
+    if on_path {
+        return plain;
+    }
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|d| d.join(command)))
+        .filter(|p| p.is_file())
+        .unwrap_or(plain)
 }
