@@ -2,6 +2,7 @@
 //! configured in the `mcpServers` format Claude Desktop and Cursor use; `sophia-host tools` and
 //! `sophia-host call` on top. Workflows, the LLM loop and the gateway build on [`hub::Hub`].
 
+pub mod ask;
 pub mod config;
 pub mod hub;
 pub mod jq;

@@ -44,6 +44,20 @@ enum Command {
         /// Arguments as a JSON object (default {}).
         arguments: Option<String>,
     },
+    /// Ask a question; the model (any OpenAI-compatible API: SOPHIA_LLM_BASE_URL,
+    /// SOPHIA_LLM_API_KEY or OPENROUTER_API_KEY, SOPHIA_LLM_MODEL) may call every tool.
+    Ask {
+        question: String,
+        /// Model turns at most.
+        #[arg(long, default_value_t = 10)]
+        max_turns: usize,
+        /// Total tokens at most.
+        #[arg(long, default_value_t = 200_000)]
+        max_tokens: u64,
+        /// Save the conversation (messages as sent to the API) to this file as JSON.
+        #[arg(long)]
+        save: Option<PathBuf>,
+    },
     /// Run a workflow: `sophia-host run workflows/quickstart.yaml --input company=Acme`.
     /// Checked against the servers before anything is called.
     Run {
@@ -110,6 +124,22 @@ fn main() -> ExitCode {
                 run(&hub, &workflow, inputs, dry_run, json).await
             }
             (Command::Run { .. }, None) => ExitCode::from(2),
+            (
+                Command::Ask {
+                    question,
+                    max_turns,
+                    max_tokens,
+                    save,
+                },
+                _,
+            ) => {
+                let options = sophia_host::ask::AskOptions {
+                    max_turns,
+                    max_tokens,
+                    system: None,
+                };
+                ask(&hub, &question, &options, save.as_deref()).await
+            }
         };
         hub.shutdown().await;
         code
@@ -248,6 +278,76 @@ async fn run(
         Err(e @ WorkflowError::Invalid(_)) => {
             eprintln!("{NAME}: {e}");
             ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("{NAME}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Streams the answer to stdout and shows each tool call on stderr as it happens.
+struct Console;
+
+impl sophia_host::ask::AskObserver for Console {
+    fn text(&mut self, delta: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(delta.as_bytes());
+        let _ = out.flush();
+    }
+    fn tool_call(&mut self, name: &str, arguments: &str) {
+        let args: String = arguments.chars().take(200).collect();
+        eprintln!("-> {name} {args}");
+    }
+    fn tool_result(&mut self, name: &str, ok: bool, chars: usize) {
+        eprintln!(
+            "<- {name}: {} ({chars} characters)",
+            if ok { "ok" } else { "error" }
+        );
+    }
+}
+
+async fn ask(
+    hub: &Hub,
+    question: &str,
+    options: &sophia_host::ask::AskOptions,
+    save: Option<&std::path::Path>,
+) -> ExitCode {
+    let llm = match sophia_host::ask::LlmConfig::from_lookup(|k| std::env::var(k).ok()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{NAME}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match sophia_host::ask::ask(hub, &llm, question, options, &mut Console).await {
+        Ok(report) => {
+            print("");
+            if let Some(why) = &report.stopped {
+                eprintln!("{NAME}: {why}");
+            }
+            eprintln!(
+                "{NAME}: {} model turns, {} tool calls, {} tokens",
+                report.turns, report.tool_calls, report.tokens
+            );
+            if let Some(path) = save {
+                let text = serde_json::to_string_pretty(
+                    &json!({"model": llm.model, "messages": report.messages}),
+                )
+                .unwrap_or_default();
+                if let Err(e) = std::fs::write(path, text) {
+                    eprintln!(
+                        "{NAME}: cannot save the transcript to {}: {e}",
+                        path.display()
+                    );
+                    return ExitCode::FAILURE;
+                }
+            }
+            if report.stopped.is_some() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
         }
         Err(e) => {
             eprintln!("{NAME}: {e}");
