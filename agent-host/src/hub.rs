@@ -4,14 +4,17 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::process::Stdio;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use rmcp::{
-    RoleClient, ServiceExt,
-    model::{CallToolRequestParams, CallToolResult, Tool},
-    service::RunningService,
+    RoleClient, ServiceError, ServiceExt,
+    model::{
+        CallToolRequest, CallToolRequestParams, CallToolResult, CancelledNotification,
+        CancelledNotificationParam, ClientRequest, RequestId, ServerResult, Tool,
+    },
+    service::{Peer, PeerRequestOptions, RunningService},
     transport::{
         StreamableHttpClientTransport, TokioChildProcess,
         streamable_http_client::StreamableHttpClientTransportConfig,
@@ -27,14 +30,27 @@ pub const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 
 type Client = RunningService<RoleClient, ()>;
 
+/// Longest wait between two restarts of a server that keeps failing.
+const MAX_RESTART_BACKOFF: Duration = Duration::from_secs(30);
+
 /// A configured server and how it is doing.
 pub struct ServerSlot {
     pub name: String,
     pub entry: ServerEntry,
-    pub state: ServerState,
+    state: RwLock<ServerState>,
+    /// Serialises reconnects; counts consecutive failures for the backoff.
+    restart: tokio::sync::Mutex<Restart>,
+}
+
+#[derive(Default)]
+struct Restart {
+    failures: u32,
+    not_before: Option<Instant>,
+    restarts: u32,
 }
 
 /// Up with its tools, or why not.
+#[derive(Clone)]
 pub enum ServerState {
     Up {
         client: Arc<Client>,
@@ -110,7 +126,8 @@ impl Hub {
             ServerSlot {
                 name: name.clone(),
                 entry: entry.clone(),
-                state,
+                state: RwLock::new(state),
+                restart: tokio::sync::Mutex::new(Restart::default()),
             }
         });
         let servers = join_all(attempts).await;
@@ -120,7 +137,7 @@ impl Hub {
     fn from_slots(servers: Vec<ServerSlot>) -> Self {
         let mut wanted: Vec<(String, String, Tool)> = Vec::new();
         for slot in &servers {
-            if let ServerState::Up { tools, .. } = &slot.state {
+            if let ServerState::Up { tools, .. } = &slot.state() {
                 for t in tools {
                     let ro = t.annotations.as_ref().and_then(|a| a.read_only_hint);
                     if slot.entry.offers(&t.name, ro) {
@@ -168,7 +185,12 @@ impl Hub {
             .find(|t| t.server == server && t.tool.name == tool)
     }
 
-    /// Call a tool with JSON arguments, within its server's timeout.
+    /// Call a tool with JSON arguments. The server's timeout restarts whenever the server
+    /// reports progress; when it runs out the server is told to cancel. Dropping the returned
+    /// future (Ctrl-C) cancels the call on the server too. A server that died is started again
+    /// (with backoff) before the call; if it dies during a call, a read-only or idempotent tool
+    /// is retried once on the restarted server, anything else reports that the call may or may
+    /// not have taken effect.
     pub async fn call(&self, name: &str, arguments: Value) -> Result<CallToolResult, HostError> {
         let tool = self
             .find(name)
@@ -178,30 +200,64 @@ impl Hub {
             .iter()
             .find(|s| s.name == tool.server)
             .ok_or_else(|| HostError::UnknownTool(name.to_string()))?;
-        let ServerState::Up { client, .. } = &slot.state else {
-            return Err(HostError::ServerDown {
-                server: slot.name.clone(),
-                reason: slot.describe(),
-            });
-        };
         let args = match arguments {
             Value::Object(m) => m,
             Value::Null => serde_json::Map::new(),
             other => return Err(HostError::BadArguments(other.to_string())),
         };
-        let params = CallToolRequestParams::new(tool.tool.name.to_string()).with_arguments(args);
         let timeout = slot.entry.call_timeout();
-        match tokio::time::timeout(timeout, client.call_tool(params)).await {
-            Ok(Ok(result)) => Ok(result),
-            Ok(Err(e)) => Err(HostError::Protocol {
-                tool: tool.name.clone(),
-                reason: e.to_string(),
-            }),
-            Err(_) => Err(HostError::Timeout {
-                tool: tool.name.clone(),
-                timeout,
-            }),
+        let params = CallToolRequestParams::new(tool.tool.name.to_string()).with_arguments(args);
+        let repeatable = tool
+            .tool
+            .annotations
+            .as_ref()
+            .is_some_and(|a| a.read_only_hint == Some(true) || a.idempotent_hint == Some(true));
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let client = slot.live_client().await?;
+            match send_call(client.peer(), params.clone(), timeout).await {
+                Ok(result) => return Ok(result),
+                Err(ServiceError::Timeout { .. }) => {
+                    return Err(HostError::Timeout {
+                        tool: tool.name.clone(),
+                        timeout,
+                    });
+                }
+                Err(e)
+                    if client.is_transport_closed()
+                        || matches!(e, ServiceError::TransportClosed) =>
+                {
+                    tracing::warn!(server = %slot.name, "the server went away during {}: {e}", tool.name);
+                    if repeatable && attempt == 1 {
+                        continue;
+                    }
+                    return Err(HostError::ServerDown {
+                        server: slot.name.clone(),
+                        reason: format!(
+                            "it exited during the call to {} ({e}); it is restarted on the next \
+                             call, and this call may or may not have taken effect",
+                            tool.tool.name
+                        ),
+                    });
+                }
+                Err(e) => {
+                    return Err(HostError::Protocol {
+                        tool: tool.name.clone(),
+                        reason: e.to_string(),
+                    });
+                }
+            }
         }
+    }
+
+    /// How often each server was restarted.
+    pub async fn restarts(&self) -> BTreeMap<String, u32> {
+        let mut out = BTreeMap::new();
+        for s in &self.servers {
+            out.insert(s.name.clone(), s.restart.lock().await.restarts);
+        }
+        out
     }
 
     /// Each server's state, one line each.
@@ -215,7 +271,9 @@ impl Hub {
     /// Close every connection (stdio children exit when their stdin closes).
     pub async fn shutdown(self) {
         for slot in self.servers {
-            if let ServerState::Up { client, .. } = slot.state
+            let state = slot.state();
+            drop(slot);
+            if let ServerState::Up { client, .. } = state
                 && let Ok(client) = Arc::try_unwrap(client)
             {
                 let _ = client.cancel().await;
@@ -224,10 +282,128 @@ impl Hub {
     }
 }
 
+/// Send one `tools/call` with rmcp's request options (timeout reset by progress, a cancel
+/// notification when it expires) and a cancel notification if the future is dropped.
+async fn send_call(
+    peer: &Peer<RoleClient>,
+    params: CallToolRequestParams,
+    timeout: Duration,
+) -> Result<CallToolResult, ServiceError> {
+    let mut options = PeerRequestOptions::with_timeout(timeout);
+    options.reset_timeout_on_progress = true;
+    let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
+    let handle = peer.send_request_with_option(request, options).await?;
+    let mut guard = CancelOnDrop {
+        peer: Some(peer.clone()),
+        id: handle.id.clone(),
+    };
+    let response = handle.await_response().await;
+    guard.peer = None;
+    match response? {
+        ServerResult::CallToolResult(r) => Ok(r),
+        _ => Err(ServiceError::UnexpectedResponse),
+    }
+}
+
+/// Tells the server to stop a request whose caller went away.
+struct CancelOnDrop {
+    peer: Option<Peer<RoleClient>>,
+    id: RequestId,
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        let Some(peer) = self.peer.take() else { return };
+        let id = self.id.clone();
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                let notification = CancelledNotification::new(CancelledNotificationParam::new(
+                    Some(id),
+                    Some("cancelled by the host's caller".into()),
+                ));
+                let _ = peer.send_notification(notification.into()).await;
+            });
+        }
+    }
+}
+
 impl ServerSlot {
+    /// The current state (a snapshot).
+    pub fn state(&self) -> ServerState {
+        match self.state.read() {
+            Ok(s) => s.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    fn set_state(&self, state: ServerState) {
+        match self.state.write() {
+            Ok(mut s) => *s = state,
+            Err(p) => *p.into_inner() = state,
+        }
+    }
+
+    /// A client whose connection is open: the current one, or a new one after a restart
+    /// (waiting out the backoff of earlier failed restarts).
+    async fn live_client(&self) -> Result<Arc<Client>, HostError> {
+        if let ServerState::Up { client, .. } = self.state()
+            && !client.is_transport_closed()
+        {
+            return Ok(client);
+        }
+        if matches!(self.state(), ServerState::Disabled) {
+            return Err(HostError::ServerDown {
+                server: self.name.clone(),
+                reason: "disabled in the configuration".into(),
+            });
+        }
+        let mut restart = self.restart.lock().await;
+        // Another call may have restarted it while this one waited for the lock.
+        if let ServerState::Up { client, .. } = self.state()
+            && !client.is_transport_closed()
+        {
+            return Ok(client);
+        }
+        if let Some(t) = restart.not_before {
+            let now = Instant::now();
+            if t > now {
+                tokio::time::sleep(t - now).await;
+            }
+        }
+        tracing::warn!(server = %self.name, "restarting");
+        match connect_one(&self.entry).await {
+            Ok((client, tools)) => {
+                let client = Arc::new(client);
+                restart.failures = 0;
+                restart.not_before = None;
+                restart.restarts += 1;
+                self.set_state(ServerState::Up {
+                    client: client.clone(),
+                    tools,
+                });
+                Ok(client)
+            }
+            Err(why) => {
+                restart.failures += 1;
+                let backoff = Duration::from_millis(500)
+                    .saturating_mul(1 << restart.failures.min(6))
+                    .min(MAX_RESTART_BACKOFF);
+                restart.not_before = Some(Instant::now() + backoff);
+                self.set_state(ServerState::Failed(why.clone()));
+                Err(HostError::ServerDown {
+                    server: self.name.clone(),
+                    reason: format!(
+                        "restart failed: {why} (next attempt in {}s)",
+                        backoff.as_secs_f64()
+                    ),
+                })
+            }
+        }
+    }
+
     /// `up (N tools)`, `failed: why` or `disabled`.
     pub fn describe(&self) -> String {
-        match &self.state {
+        match &self.state() {
             ServerState::Up { tools, .. } => format!("up ({} tools)", tools.len()),
             ServerState::Failed(why) => format!("failed: {why}"),
             ServerState::Disabled => "disabled".into(),

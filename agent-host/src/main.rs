@@ -117,28 +117,41 @@ fn main() -> ExitCode {
     };
     runtime.block_on(async move {
         let hub = Hub::connect(&config, startup).await;
-        let code = match (cli.command, prepared) {
-            (Command::Tools { json }, _) => list(&hub, json),
-            (Command::Call { tool, arguments }, _) => call(&hub, &tool, arguments.as_deref()).await,
-            (Command::Run { dry_run, json, .. }, Some((workflow, inputs))) => {
-                run(&hub, &workflow, inputs, dry_run, json).await
+        let work = async {
+            match (cli.command, prepared) {
+                (Command::Tools { json }, _) => list(&hub, json),
+                (Command::Call { tool, arguments }, _) => {
+                    call(&hub, &tool, arguments.as_deref()).await
+                }
+                (Command::Run { dry_run, json, .. }, Some((workflow, inputs))) => {
+                    run(&hub, &workflow, inputs, dry_run, json).await
+                }
+                (Command::Run { .. }, None) => ExitCode::from(2),
+                (
+                    Command::Ask {
+                        question,
+                        max_turns,
+                        max_tokens,
+                        save,
+                    },
+                    _,
+                ) => {
+                    let options = sophia_host::ask::AskOptions {
+                        max_turns,
+                        max_tokens,
+                        system: None,
+                    };
+                    ask(&hub, &question, &options, save.as_deref()).await
+                }
             }
-            (Command::Run { .. }, None) => ExitCode::from(2),
-            (
-                Command::Ask {
-                    question,
-                    max_turns,
-                    max_tokens,
-                    save,
-                },
-                _,
-            ) => {
-                let options = sophia_host::ask::AskOptions {
-                    max_turns,
-                    max_tokens,
-                    system: None,
-                };
-                ask(&hub, &question, &options, save.as_deref()).await
+        };
+        // Ctrl-C drops the running call, which tells its server to cancel it.
+        let code = tokio::select! {
+            code = work => code,
+            _ = tokio::signal::ctrl_c() => {
+                eprintln!("{NAME}: interrupted; the running call was cancelled");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                ExitCode::from(130)
             }
         };
         hub.shutdown().await;

@@ -1,0 +1,148 @@
+//! The host when servers misbehave, against `examples/flaky_server.rs`: a crashed server is
+//! restarted on the next call, a read-only call interrupted by a crash is retried once, a
+//! write interrupted by a crash is reported as uncertain, a timeout restarts on progress and
+//! cancels on the server when it expires, and a dropped call is cancelled on the server.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sophia_host::config::HostConfig;
+use sophia_host::hub::{HostError, Hub};
+
+static BUILD: Mutex<()> = Mutex::new(());
+
+fn flaky_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join("flaky_server");
+    let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    if !bin.exists() {
+        let status = std::process::Command::new(env!("CARGO"))
+            .args(["build", "-p", "sophia-host", "--example", "flaky_server"])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    bin
+}
+
+async fn hub(dir: &Path, timeout_s: f64) -> Hub {
+    let cfg = HostConfig::parse(
+        &json!({"mcpServers": {"f": {"command": flaky_bin(), "env": {"FLAKY_DIR": dir}, "timeoutSeconds": timeout_s}}})
+            .to_string(),
+        "test",
+    )
+    .unwrap();
+    let hub = Hub::connect(&cfg, Duration::from_secs(30)).await;
+    assert!(hub.status()["f"].starts_with("up"), "{:?}", hub.status());
+    hub
+}
+
+async fn pid(hub: &Hub) -> u64 {
+    let r = hub.call("f.pid", json!({})).await.unwrap();
+    r.structured_content.unwrap()["pid"].as_u64().unwrap()
+}
+
+async fn log_has(dir: &Path, line: &str) -> bool {
+    for _ in 0..100 {
+        if std::fs::read_to_string(dir.join("log"))
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l == line)
+        {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashed_server_is_restarted_and_an_interrupted_write_is_reported_as_uncertain() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub(dir.path(), 30.0).await;
+    let first = pid(&hub).await;
+    let e = hub.call("f.crash", json!({})).await.unwrap_err();
+    match &e {
+        HostError::ServerDown { server, reason } => {
+            assert_eq!(server, "f");
+            assert!(
+                reason.contains("may or may not have taken effect"),
+                "{reason}"
+            );
+        }
+        other => panic!("{other}"),
+    }
+    // The write was not repeated: one crash in the log, not two.
+    let log = std::fs::read_to_string(dir.path().join("log")).unwrap();
+    assert_eq!(log.lines().filter(|l| l.starts_with("crash")).count(), 1);
+    let second = pid(&hub).await;
+    assert_ne!(first, second, "the same process answered after a crash");
+    assert_eq!(hub.restarts().await["f"], 1);
+    assert!(hub.status()["f"].starts_with("up"));
+    hub.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_call_cut_by_a_crash_is_retried_once_on_the_restarted_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub(dir.path(), 30.0).await;
+    let r = hub.call("f.read_once_dies", json!({})).await.unwrap();
+    assert!(r.structured_content.unwrap()["pid"].as_u64().unwrap() > 0);
+    assert_eq!(hub.restarts().await["f"], 1);
+    hub.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeouts_restart_on_progress_and_cancel_on_the_server_when_they_expire() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub(dir.path(), 0.6).await;
+    // 1.5 s of work with progress every 100 ms outlives a 0.6 s timeout.
+    let r = hub
+        .call("f.slow", json!({"ms": 1500, "progress_ms": 100}))
+        .await
+        .unwrap();
+    assert_ne!(r.structured_content.unwrap()["pid"], json!(0));
+    // Without progress it times out, and the server is told to stop.
+    let e = hub
+        .call("f.slow", json!({"ms": 3000, "progress_ms": 0}))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, HostError::Timeout { .. }), "{e}");
+    assert!(
+        log_has(dir.path(), "cancelled").await,
+        "the server never heard of the timeout"
+    );
+    hub.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_call_is_cancelled_on_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub(dir.path(), 30.0).await;
+    let call = hub.call("f.slow", json!({"ms": 5000, "progress_ms": 0}));
+    let gave_up: Result<Result<_, _>, _> =
+        tokio::time::timeout(Duration::from_millis(300), call).await;
+    assert!(gave_up.is_err());
+    assert!(
+        log_has(dir.path(), "cancelled").await,
+        "the server kept working on a dropped call"
+    );
+    // The connection is still usable.
+    let v: Value = hub
+        .call("f.pid", json!({}))
+        .await
+        .unwrap()
+        .structured_content
+        .unwrap();
+    assert!(v["pid"].as_u64().is_some());
+    hub.shutdown().await;
+}
