@@ -94,7 +94,8 @@ impl From<reqwest::Error> for SendError {
 }
 
 /// Send a request, retrying per `policy`. `idempotent` overrides the method's own idempotency
-/// (e.g. a POST search endpoint that only reads). The last response is returned whatever its
+/// (e.g. a POST search endpoint that only reads); 5xx and connection failures are retried only
+/// for idempotent requests, 429 (refused before processing) for every request. The last response is returned whatever its
 /// status, so the caller maps 4xx/5xx bodies into tool errors.
 pub async fn send_with_retry(
     build: impl Fn() -> RequestBuilder,
@@ -108,8 +109,14 @@ pub async fn send_with_retry(
         let request = build();
         let outcome = request.send().await;
         let can_retry = idempotent && attempt < policy.max_attempts;
+        // A 429 means the request was refused before it was processed: repeating it is safe
+        // even for a write.
+        let can_retry_429 = attempt < policy.max_attempts;
         let delay = match &outcome {
-            Ok(resp) if retryable_status(resp.status()) && can_retry => {
+            Ok(resp)
+                if (retryable_status(resp.status()) && can_retry)
+                    || (resp.status() == StatusCode::TOO_MANY_REQUESTS && can_retry_429) =>
+            {
                 let backoff = backoff(policy, attempt);
                 let wait = retry_after(resp.headers())
                     .map(|d| d.min(policy.max_delay))
@@ -245,6 +252,17 @@ mod tests {
             .unwrap();
         assert_eq!(r.status(), 429);
         assert_eq!(hits.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_write_refused_with_429_is_retried_because_nothing_was_applied() {
+        let (url, hits) = fake(vec![(429, Some("0"))]).await;
+        let client = build_client("t", "0", Duration::from_secs(5)).unwrap();
+        let r = send_with_retry(|| client.post(&url), false, &fast())
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(hits.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test]

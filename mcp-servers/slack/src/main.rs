@@ -1,1 +1,75 @@
-fn main() {}
+//! `sophia-slack`: parse flags and environment, start telemetry, serve.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use mcp_core::{Budget, CommonArgs, ServerMeta};
+use secrecy::SecretString;
+use sophia_slack::{NAME, PORT, SlackConfig, SlackServer, client::DEFAULT_BASE_URL};
+
+#[derive(Parser)]
+#[command(name = NAME, version, about = "Sophia Slack: the Slack Web API as MCP tools")]
+struct Cli {
+    #[command(flatten)]
+    common: CommonArgs,
+
+    /// The Slack Web API (tests and proxies point this elsewhere).
+    #[arg(long, env = "SLACK_API_BASE_URL", default_value = DEFAULT_BASE_URL)]
+    api_base_url: String,
+
+    /// Channels (ids or #names, comma-separated) the write tools may touch; empty: any.
+    #[arg(long, env = "SLACK_WRITE_CHANNELS", value_delimiter = ',')]
+    write_channels: Vec<String>,
+}
+
+/// A token from the environment; empty counts as unset. Never a flag: flags show up in `ps`.
+fn token(var: &str) -> Option<SecretString> {
+    std::env::var(var)
+        .ok()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .map(SecretString::from)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    mcp_core::telemetry::init();
+    let mut config = SlackConfig::new(
+        cli.api_base_url.clone(),
+        token("SLACK_BOT_TOKEN"),
+        token("SLACK_USER_TOKEN"),
+    );
+    config.write_channels = cli.write_channels.clone();
+    config.budget = Budget::from_env();
+    config.read_only = cli.common.read_only;
+    // One stdio connection needs no worker pool; HTTP serves many clients on a small one.
+    let mut builder = if cli.common.transport == mcp_core::TransportKind::Stdio {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(2);
+        b
+    };
+    let runtime = match builder.enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("{NAME}: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let server = match SlackServer::new(config) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("{NAME}: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let meta = ServerMeta {
+            name: NAME,
+            version: env!("CARGO_PKG_VERSION"),
+            default_port: PORT,
+        };
+        mcp_core::serve::run(meta, &cli.common, server).await
+    })
+}
