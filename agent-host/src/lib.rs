@@ -4,6 +4,7 @@
 
 pub mod ask;
 pub mod config;
+pub mod gateway;
 pub mod hub;
 pub mod jq;
 pub mod naming;

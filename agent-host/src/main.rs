@@ -58,6 +58,16 @@ enum Command {
         #[arg(long)]
         save: Option<PathBuf>,
     },
+    /// Serve every tool (and every workflow in --workflows) as one MCP server, over stdio or
+    /// HTTP (`/mcp`, `/sse`, `/healthz`) with the shared command line of every Sophia server.
+    Serve {
+        #[command(flatten)]
+        common: mcp_core::CommonArgs,
+        /// Folder of workflow files offered as `workflow__<name>` tools (default: ./workflows
+        /// when it exists).
+        #[arg(long)]
+        workflows: Option<PathBuf>,
+    },
     /// Run a workflow: `sophia-host run workflows/quickstart.yaml --input company=Acme`.
     /// Checked against the servers before anything is called.
     Run {
@@ -115,6 +125,26 @@ fn main() -> ExitCode {
         },
         _ => None,
     };
+    if let Command::Serve { common, workflows } = &cli.command {
+        let flows = match load_workflows(workflows.as_deref()) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("{NAME}: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let (common, read_only) = (common.clone(), common.read_only);
+        return runtime.block_on(async move {
+            let hub = Hub::connect(&config, startup).await;
+            let gateway = sophia_host::gateway::Gateway::new(hub, flows, read_only);
+            let meta = mcp_core::ServerMeta {
+                name: NAME,
+                version: env!("CARGO_PKG_VERSION"),
+                default_port: sophia_host::gateway::PORT,
+            };
+            mcp_core::serve::run(meta, &common, gateway).await
+        });
+    }
     runtime.block_on(async move {
         let hub = Hub::connect(&config, startup).await;
         let work = async {
@@ -126,7 +156,7 @@ fn main() -> ExitCode {
                 (Command::Run { dry_run, json, .. }, Some((workflow, inputs))) => {
                     run(&hub, &workflow, inputs, dry_run, json).await
                 }
-                (Command::Run { .. }, None) => ExitCode::from(2),
+                (Command::Run { .. }, None) | (Command::Serve { .. }, _) => ExitCode::from(2),
                 (
                     Command::Ask {
                         question,
@@ -367,4 +397,27 @@ async fn ask(
             ExitCode::FAILURE
         }
     }
+}
+
+/// Every `*.yaml` / `*.yml` workflow in `dir` (or `./workflows` when no folder is given and it
+/// exists), each checked when loaded.
+fn load_workflows(dir: Option<&std::path::Path>) -> Result<Vec<Workflow>, WorkflowError> {
+    let dir = match dir {
+        Some(d) => d.to_path_buf(),
+        None => {
+            let d = PathBuf::from("workflows");
+            if !d.is_dir() {
+                return Ok(Vec::new());
+            }
+            d
+        }
+    };
+    let entries = std::fs::read_dir(&dir)
+        .map_err(|e| WorkflowError::Load(format!("cannot read {}: {e}", dir.display())))?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+        .collect();
+    paths.sort();
+    paths.iter().map(|p| Workflow::load(p)).collect()
 }

@@ -1,0 +1,207 @@
+//! `sophia-host serve`: the real `sophia-memory` behind the gateway, the bundled workflows as
+//! tools, over Streamable HTTP, legacy SSE and stdio, with `--read-only`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rmcp::ServiceExt;
+use rmcp::model::CallToolRequestParams;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+static BUILD: Mutex<()> = Mutex::new(());
+
+fn memory_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("sophia-memory");
+    let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    if !bin.exists() {
+        let status = std::process::Command::new(env!("CARGO"))
+            .args(["build", "-p", "sophia-memory"])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    bin
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn config(dir: &Path) -> PathBuf {
+    let path = dir.join("host.json");
+    let cfg = json!({"mcpServers": {"sophia-memory": {"command": memory_bin(), "env": {
+        "SOPHIA_MEMORY_DB": dir.join("m.db"), "SOPHIA_EMBEDDER": "none"}}}});
+    std::fs::write(&path, cfg.to_string()).unwrap();
+    path
+}
+
+struct Served {
+    _child: tokio::process::Child,
+    base: String,
+}
+
+async fn serve_http(cfg: &Path, extra: &[&str]) -> Served {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sophia-host"))
+        .arg("--config")
+        .arg(cfg)
+        .args([
+            "serve",
+            "--transport",
+            "http",
+            "--bind",
+            "127.0.0.1:0",
+            "--workflows",
+        ])
+        .arg(repo().join("workflows"))
+        .args(extra)
+        .env("SOPHIA_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let base = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                return format!("http://{}", rest.split_whitespace().next().unwrap());
+            }
+        }
+        panic!("the gateway exited before listening")
+    })
+    .await
+    .unwrap();
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Served {
+        _child: child,
+        base,
+    }
+}
+
+async fn call(
+    client: &mcp_core::testing::Client,
+    name: &str,
+    args: Value,
+) -> rmcp::model::CallToolResult {
+    let Value::Object(map) = args else { panic!() };
+    client
+        .call_tool(CallToolRequestParams::new(name.to_string()).with_arguments(map))
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_tool_and_workflow_behind_one_http_endpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve_http(&config(dir.path()), &[]).await;
+    let transport =
+        rmcp::transport::StreamableHttpClientTransport::from_uri(format!("{}/mcp", served.base));
+    let client = ().serve(transport).await.unwrap();
+    let tools = client.list_all_tools().await.unwrap();
+    let find = |n: &str| tools.iter().find(|t| t.name == n).cloned();
+    assert!(find("sophia-memory__store_memory").is_some());
+    let quick = find("workflow__quickstart").expect("the quickstart workflow is a tool");
+    assert_eq!(
+        quick.input_schema["properties"]["company"]["type"],
+        "string"
+    );
+    let a = quick.annotations.unwrap();
+    assert_eq!(a.read_only_hint, Some(false), "quickstart writes");
+
+    let r = call(&client, "workflow__quickstart", json!({"company": "Hooli"})).await;
+    assert_ne!(r.is_error, Some(true), "{r:?}");
+    let out = r.structured_content.unwrap();
+    assert_eq!(out["company"], "Hooli");
+    assert_eq!(out["stored"].as_array().unwrap().len(), 3);
+    let r = call(
+        &client,
+        "sophia-memory__search_nodes",
+        json!({"query": "hooli"}),
+    )
+    .await;
+    assert_eq!(
+        r.structured_content.unwrap()["entities"][0]["name"],
+        "Hooli"
+    );
+    // A bad workflow input is a tool error, not a crash.
+    let r = call(&client, "workflow__quickstart", json!({"company": 7})).await;
+    assert_eq!(r.is_error, Some(true));
+
+    let health: Value = reqwest::get(format!("{}/healthz", served.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        health["upstream"]["servers"]["sophia-memory"]
+            .as_str()
+            .unwrap()
+            .starts_with("up"),
+        "{health}"
+    );
+
+    // Legacy SSE clients see the same tools.
+    let mut sse = mcp_core::testing::SseClient::connect(&served.base, None)
+        .await
+        .unwrap();
+    sse.initialize().await.unwrap();
+    let listed = sse.request("tools/list", json!({})).await.unwrap();
+    let names: Vec<&str> = listed["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"workflow__quickstart"), "{names:?}");
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_stdio_read_only_leaves_only_reading_tools() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let wf = repo().join("workflows");
+    let client = mcp_core::testing::spawn_stdio(
+        Path::new(env!("CARGO_BIN_EXE_sophia-host")),
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "serve",
+            "--read-only",
+            "--workflows",
+            wf.to_str().unwrap(),
+        ],
+        &[("SOPHIA_LOG", "trace")],
+    )
+    .await
+    .unwrap();
+    let tools = client.list_all_tools().await.unwrap();
+    let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+    assert!(names.contains(&"sophia-memory__search_nodes"));
+    assert!(
+        !names.contains(&"sophia-memory__create_entities"),
+        "{names:?}"
+    );
+    assert!(!names.contains(&"workflow__quickstart"), "{names:?}");
+    // A hidden tool is an unknown tool: a protocol error (-32602), as for any name not listed.
+    let hidden = client
+        .call_tool(
+            CallToolRequestParams::new("sophia-memory__create_entities")
+                .with_arguments(json!({"entities": []}).as_object().unwrap().clone()),
+        )
+        .await;
+    assert!(hidden.is_err());
+    client.cancel().await.unwrap();
+}
