@@ -137,6 +137,8 @@ async fn read_only_and_allow_lists_hide_tools_and_refuse_calls() {
         "few": {"command": memory, "env": env, "allowedTools": ["read_graph", "create_entities"], "disabledTools": ["create_entities"]}
     }}));
     let hub = Hub::connect(&cfg, Duration::from_secs(30)).await;
+    let status = hub.status();
+    assert!(status.values().all(|s| s.starts_with("up")), "{status:?}");
     let ro: Vec<&str> = hub
         .tools()
         .iter()

@@ -95,6 +95,26 @@ enum Ownership {
     Unstamped,
 }
 
+/// Run `f` again while SQLite reports the file busy or locked, for up to the busy timeout.
+fn when_not_busy<T>(mut f: impl FnMut() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut pause = Duration::from_millis(5);
+    loop {
+        match f() {
+            Err(StoreError::Sql(rusqlite::Error::SqliteFailure(e, _)))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
+            other => return other,
+        }
+    }
+}
+
 fn refuse_foreign(conn: &Connection) -> Result<(), StoreError> {
     ownership(conn).map(|_| ())
 }
@@ -290,8 +310,14 @@ impl Store {
         conn.busy_timeout(Duration::from_secs(10))?;
         // Before anything writes (even the journal-mode switch rewrites the header): refuse a
         // file that is not ours.
-        refuse_foreign(&conn)?;
-        let _: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        when_not_busy(|| refuse_foreign(&conn))?;
+        // Switching a new file to WAL needs an exclusive lock, and SQLite answers SQLITE_BUSY at
+        // once (without the busy handler) when another process is switching it at the same
+        // moment: several clients starting together on a fresh store hit this. Wait it out.
+        when_not_busy(|| {
+            conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0))
+                .map_err(StoreError::from)
+        })?;
         conn.execute_batch(match durability {
             Durability::Full => "PRAGMA synchronous=FULL;",
             Durability::Normal => "PRAGMA synchronous=NORMAL;",

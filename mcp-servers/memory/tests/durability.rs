@@ -170,3 +170,35 @@ async fn import_migrates_a_reference_file_idempotently() {
         ],"relations":[{"from":"Alice","to":"Acme","relationType":"works_at"}]})
     );
 }
+
+/// Several clients starting at once on a store that does not exist yet (a host starting a few
+/// servers on one file): every one opens it. SQLite answers the concurrent switch to WAL with an
+/// immediate SQLITE_BUSY that the busy timeout does not cover; the store waits it out.
+#[test]
+fn many_processes_starting_together_on_a_fresh_store_all_open_it() {
+    for round in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join(format!("fresh-{round}.db"));
+        let children: Vec<std::process::Child> = (0..6)
+            .map(|_| {
+                std::process::Command::new(bin())
+                    .arg("--check")
+                    .env("SOPHIA_MEMORY_DB", &db)
+                    .env("SOPHIA_EMBEDDER", "none")
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "round {round}: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}
