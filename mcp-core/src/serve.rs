@@ -65,6 +65,44 @@ pub fn tools_json(tools: &[Tool]) -> serde_json::Value {
     json!({ "tools": tools })
 }
 
+/// A server binary's whole `main` after flags and configuration: the runtime the transport
+/// wants (one thread for a stdio connection, two workers for HTTP), the server built inside it
+/// (`build` may spawn tasks), then [`run`]. A failure to build is printed as `NAME: reason`.
+pub fn main<S, E>(
+    meta: ServerMeta,
+    args: &CommonArgs,
+    build: impl FnOnce() -> Result<S, E>,
+) -> ExitCode
+where
+    S: SophiaServer,
+    E: std::fmt::Display,
+{
+    let mut builder = if args.transport == TransportKind::Stdio {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(2);
+        b
+    };
+    let runtime = match builder.enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("{}: cannot start the runtime: {e}", meta.name);
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let server = match build() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("{}: {e}", meta.name);
+                return ExitCode::FAILURE;
+            }
+        };
+        run(meta, args, server).await
+    })
+}
+
 /// Run a server per the shared command line. `main` calls this after parsing flags and building
 /// the server (with `--read-only` already applied to its router).
 pub async fn run<S: SophiaServer>(meta: ServerMeta, args: &CommonArgs, server: S) -> ExitCode {

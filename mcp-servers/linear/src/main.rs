@@ -49,33 +49,10 @@ fn main() -> ExitCode {
     config.timeout = Duration::from_secs(cli.timeout_secs.max(1));
     config.budget = Budget::from_env();
     config.read_only = cli.common.read_only;
-    let mut builder = if cli.common.transport == mcp_core::TransportKind::Stdio {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
-        let mut b = tokio::runtime::Builder::new_multi_thread();
-        b.worker_threads(2);
-        b
+    let meta = ServerMeta {
+        name: NAME,
+        version: env!("CARGO_PKG_VERSION"),
+        default_port: PORT,
     };
-    let runtime = match builder.enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("{NAME}: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(async move {
-        let server = match LinearServer::new(config) {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("{NAME}: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
-        let meta = ServerMeta {
-            name: NAME,
-            version: env!("CARGO_PKG_VERSION"),
-            default_port: PORT,
-        };
-        mcp_core::serve::run(meta, &cli.common, server).await
-    })
+    mcp_core::serve::main(meta, &cli.common, move || LinearServer::new(config))
 }
