@@ -6,7 +6,7 @@
 //!    unpaced (the server's own cost) and once at the default pacing of 5 searches per second
 //!    (HubSpot's documented search limit).
 //!
-//! Run: `CARGO_TARGET_DIR=/work/target-hubspot cargo bench -p sophia-hubspot --bench overhead`
+//! Run: `cargo bench -p sophia-hubspot --bench overhead`
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // bench code
 

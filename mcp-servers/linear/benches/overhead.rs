@@ -2,7 +2,7 @@
 //! 127.0.0.1: p50/p99 of a tool call through the server over stdio versus the same GraphQL
 //! request sent straight to the fake, and the server's resident memory with 10k users cached.
 //!
-//! Run: `CARGO_TARGET_DIR=/work/target-linear cargo bench -p sophia-linear --bench overhead`
+//! Run: `cargo bench -p sophia-linear --bench overhead`
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // bench code
 

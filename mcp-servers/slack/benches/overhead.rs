@@ -8,7 +8,7 @@
 //! Then the server's RSS before and after `user_list` walked 10,000 users into its cache, and
 //! the time from spawn to a completed `initialize`.
 //!
-//! `CARGO_TARGET_DIR=/work/target-slack cargo bench -p sophia-slack --bench overhead`
+//! `cargo bench -p sophia-slack --bench overhead`
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // bench code
 

@@ -3,7 +3,7 @@
 //! same call on a 1k-row result (memory should follow the cap, not the result size), and the
 //! overhead of a small query through the server over the same HTTP call made directly.
 //!
-//! Run: `CARGO_TARGET_DIR=/work/target-snowflake cargo bench -p sophia-snowflake --bench partitions`
+//! Run: `cargo bench -p sophia-snowflake --bench partitions`
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // bench code
 
