@@ -361,3 +361,76 @@ fn bundled_workflows_parse_and_match_the_editor_schema() {
     let bad: Value = yaml_serde::from_str("steps: [{id: a, call: m.x, argz: '{}'}]").unwrap();
     assert!(!sophia_host::schema_check::check(&schema, &bad).is_empty());
 }
+
+/// The bundled sales, pipeline and customer-health workflows fit the real servers they call:
+/// every tool exists under the example configuration and every argument that depends only on
+/// the inputs passes the tool's input schema. (The servers start without credentials; nothing
+/// is called.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bundled_business_workflows_fit_the_servers_they_call() {
+    let names = [
+        "sophia-memory",
+        "sophia-slack",
+        "sophia-linear",
+        "sophia-hubspot",
+        "sophia-gong",
+        "sophia-snowflake",
+    ];
+    let dir = memory_bin().parent().unwrap().to_path_buf();
+    {
+        let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+        if names.iter().any(|n| !dir.join(n).exists()) {
+            let mut cmd = std::process::Command::new(env!("CARGO"));
+            cmd.arg("build");
+            for n in names {
+                cmd.args(["-p", n]);
+            }
+            assert!(cmd.status().unwrap().success());
+        }
+    }
+    let text = std::fs::read_to_string(repo().join("claude_desktop_config.example.json")).unwrap();
+    let mut cfg: Value = serde_json::from_str(&text).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, entry) in cfg["mcpServers"].as_object_mut().unwrap() {
+        entry["command"] = json!(dir.join(name));
+        entry["env"]["SOPHIA_MEMORY_DB"] = json!(tmp.path().join("m.db"));
+        entry["env"]["SOPHIA_EMBEDDER"] = json!("none");
+    }
+    let hub = Hub::connect(
+        &HostConfig::parse(&cfg.to_string(), "example").unwrap(),
+        Duration::from_secs(60),
+    )
+    .await;
+    let status = hub.status();
+    assert!(status.values().all(|s| s.starts_with("up")), "{status:?}");
+    for (file, inputs) in [
+        (
+            "sales-call-review.yaml",
+            json!({"from": "2026-11-01", "to": "2026-11-08"}),
+        ),
+        (
+            "pipeline-insights.yaml",
+            json!({"close_from": "2026-12-01", "close_to": "2026-12-31", "calls_since": "2026-11-13"}),
+        ),
+        (
+            "customer-health.yaml",
+            json!({"domain": "acme.com", "since": "2026-10-01"}),
+        ),
+    ] {
+        let wf = Workflow::load(&repo().join("workflows").join(file)).unwrap();
+        let inputs = wf
+            .resolve_inputs(inputs.as_object().unwrap())
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        wf.check(&hub, &inputs)
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+    }
+    // The check is not vacuous: a misspelt argument to a real tool is caught.
+    let wf = Workflow::parse(
+        "steps: [{id: a, call: sophia-hubspot.pipeline_summary, args: '{close_date_form: \"2026-01-01\"}'}]",
+        "typo",
+    )
+    .unwrap();
+    let e = wf.check(&hub, &json!({})).unwrap_err().to_string();
+    assert!(e.contains("close_date_form: unknown argument"), "{e}");
+    hub.shutdown().await;
+}
