@@ -146,3 +146,88 @@ async fn a_dropped_call_is_cancelled_on_the_server() {
     assert!(v["pid"].as_u64().is_some());
     hub.shutdown().await;
 }
+
+/// A remote server that restarts (its sessions are gone: it answers 404 to the old session id)
+/// is reached again without the caller noticing more than one slower call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_http_server_is_reconnected() {
+    let exe = std::env::current_exe().unwrap();
+    let memory = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("sophia-memory");
+    {
+        let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+        if !memory.exists() {
+            let status = std::process::Command::new(env!("CARGO"))
+                .args(["build", "-p", "sophia-memory"])
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("m.db");
+    // A free port, then the server bound to it (twice).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let start = || {
+        let mut child = std::process::Command::new(&memory)
+            .args([
+                "--transport",
+                "http",
+                "--bind",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .env("SOPHIA_MEMORY_DB", &db)
+            .env("SOPHIA_EMBEDDER", "none")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return child;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        let _ = child.kill();
+        panic!("the server did not listen");
+    };
+    let mut first = start();
+    let cfg = HostConfig::parse(
+        &json!({"mcpServers": {"r": {"url": format!("http://127.0.0.1:{port}/mcp")}}}).to_string(),
+        "test",
+    )
+    .unwrap();
+    let hub = Hub::connect(&cfg, Duration::from_secs(30)).await;
+    assert!(hub.status()["r"].starts_with("up"), "{:?}", hub.status());
+    let r = hub
+        .call(
+            "r.create_entities",
+            json!({"entities": [{"name": "Before", "entityType": "x", "observations": []}]}),
+        )
+        .await
+        .unwrap();
+    assert_ne!(r.is_error, Some(true));
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let mut second = start();
+    // Read-only: safe to repeat, so one retry on a fresh session is allowed.
+    let r = hub
+        .call("r.open_nodes", json!({"names": ["Before"]}))
+        .await
+        .unwrap();
+    assert_eq!(
+        r.structured_content.unwrap()["entities"][0]["name"],
+        "Before"
+    );
+    second.kill().unwrap();
+    let _ = second.wait();
+    hub.shutdown().await;
+}
