@@ -197,6 +197,7 @@ async fn a_restarted_http_server_is_reconnected() {
             std::thread::sleep(Duration::from_millis(25));
         }
         let _ = child.kill();
+        let _ = child.wait();
         panic!("the server did not listen");
     };
     let mut first = start();
