@@ -145,6 +145,22 @@ fn main() -> ExitCode {
             mcp_core::serve::run(meta, &common, gateway).await
         });
     }
+    // A workflow starts only the servers its steps call (all of them if a step names one the
+    // configuration does not have, so the check can say so).
+    let mut config = config;
+    if let Some((workflow, _)) = &prepared {
+        let used: Vec<String> = workflow
+            .file
+            .steps
+            .iter()
+            .filter_map(|s| s.call.as_deref())
+            .filter_map(|c| c.split_once('.').or_else(|| c.split_once("__")))
+            .map(|(server, _)| server.to_string())
+            .collect();
+        if used.iter().all(|u| config.servers.contains_key(u)) {
+            config.servers.retain(|name, _| used.contains(name));
+        }
+    }
     runtime.block_on(async move {
         let hub = Hub::connect(&config, startup).await;
         let work = async {

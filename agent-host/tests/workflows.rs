@@ -434,3 +434,49 @@ async fn bundled_business_workflows_fit_the_servers_they_call() {
     assert!(e.contains("close_date_form: unknown argument"), "{e}");
     hub.shutdown().await;
 }
+
+/// `run` starts only the servers the workflow calls: a broken server the workflow does not use
+/// is never started (so it cannot slow down or clutter the run).
+#[test]
+fn run_starts_only_the_servers_the_workflow_calls() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("host.json");
+    std::fs::write(
+        &cfg,
+        json!({"mcpServers": {
+            "sophia-memory": {"command": memory_bin(), "env": {"SOPHIA_MEMORY_DB": dir.path().join("m.db"), "SOPHIA_EMBEDDER": "none"}},
+            "unused-and-broken": {"command": "/nonexistent/never-started"}
+        }})
+        .to_string(),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sophia-host"))
+        .current_dir(repo())
+        .arg("--config")
+        .arg(&cfg)
+        .args(["run", "workflows/quickstart.yaml"])
+        .env_remove("SOPHIA_LOG")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("unused-and-broken"), "{stderr}");
+    // `tools` still starts everything and reports the broken one.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sophia-host"))
+        .arg("--config")
+        .arg(&cfg)
+        .args(["tools", "--json"])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        v["servers"]["unused-and-broken"]
+            .as_str()
+            .unwrap()
+            .starts_with("failed")
+    );
+}

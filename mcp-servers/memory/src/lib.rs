@@ -484,6 +484,21 @@ pub enum EmbedderChoice {
     None,
 }
 
+/// What is loading, in words (for `mode_used` notes and `memory_stats`; no secrets).
+fn describe_choice(choice: &EmbedderChoice) -> String {
+    match choice {
+        EmbedderChoice::MiniLm(ModelSource::Dir(dir)) => {
+            format!("all-MiniLM-L6-v2 from {}", dir.display())
+        }
+        EmbedderChoice::MiniLm(ModelSource::Hub(_)) => {
+            "all-MiniLM-L6-v2 (fetched from the Hugging Face hub on first use, then cached)".into()
+        }
+        EmbedderChoice::OpenAi(_) => "an OpenAI-compatible embeddings endpoint".into(),
+        EmbedderChoice::Hash(d) => format!("hash-{d}"),
+        EmbedderChoice::None => "none".into(),
+    }
+}
+
 /// Load an embedder (model load or endpoint probe).
 pub async fn load_embedder(choice: EmbedderChoice) -> Result<Arc<dyn embed::Embedder>, String> {
     match choice {
@@ -521,7 +536,7 @@ impl MemoryServer {
         match choice {
             EmbedderChoice::None => slot.set(EmbedState::Disabled),
             choice => {
-                slot.set(EmbedState::Loading(format!("{choice:?}")));
+                slot.set(EmbedState::Loading(describe_choice(&choice)));
                 tokio::spawn(async move {
                     let loaded = load_embedder(choice).await;
                     let embedder = match loaded {
