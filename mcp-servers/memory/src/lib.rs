@@ -110,6 +110,8 @@ struct Shared {
     namespace: String,
     embedder: embed::slot::EmbedderSlot,
     backend: backend::Backend,
+    /// A second connection for keyword searches (file stores), so they do not hold the store.
+    keyword_reader: Option<store::memories::KeywordReader>,
     db_path: PathBuf,
     subscribers: Mutex<Vec<Subscriber>>,
     next_listen_id: std::sync::atomic::AtomicU64,
@@ -136,8 +138,10 @@ impl MemoryServer {
         if config.read_only {
             mcp_core::serve::retain_read_only(&mut router);
         }
+        let keyword_reader = store.keyword_reader();
         Self {
             shared: Arc::new(Shared {
+                keyword_reader,
                 store: Mutex::new(store),
                 budget: config.budget,
                 namespace: config.namespace,

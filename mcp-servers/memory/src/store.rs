@@ -283,6 +283,7 @@ pub struct Store {
     mirror: Mirror,
     data_version: Option<i64>,
     vectors: memories::VectorIndex,
+    keyword_reader: Option<memories::KeywordReader>,
 }
 
 impl Store {
@@ -298,7 +299,16 @@ impl Store {
             std::fs::create_dir_all(dir).map_err(|e| open_err(e.to_string()))?;
         }
         let conn = Connection::open(path).map_err(|e| open_err(e.to_string()))?;
-        Self::init(conn, durability).map_err(|e| open_err(e.to_string()))
+        let mut store = Self::init(conn, durability).map_err(|e| open_err(e.to_string()))?;
+        // After init: the file is ours and in WAL mode.
+        store.keyword_reader =
+            Some(memories::KeywordReader::open(path).map_err(|e| open_err(e.to_string()))?);
+        Ok(store)
+    }
+
+    /// A separate connection for keyword searches (file stores only; `None` in memory).
+    pub fn keyword_reader(&self) -> Option<memories::KeywordReader> {
+        self.keyword_reader.clone()
     }
 
     /// An in-memory store (tests).
@@ -338,6 +348,7 @@ impl Store {
             mirror: Mirror::default(),
             data_version: None,
             vectors: memories::VectorIndex::default(),
+            keyword_reader: None,
         })
     }
 

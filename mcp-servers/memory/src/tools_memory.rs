@@ -516,36 +516,53 @@ impl MemoryServer {
         let budget = self.shared.budget;
         let min_score = p.min_score;
         let pool = (k * 4).max(40);
-        // The keyword half needs no vector: it runs on the store while the query is embedded
-        // (both on blocking threads), so hybrid costs max(keyword, embedding) + vector scan.
+        // Two halves at once: keyword search on its own connection (FTS5), and the query's
+        // embedding followed by the vector scan on the store. Hybrid then costs about
+        // max(keyword, embedding + scan) instead of their sum.
         let keyword = async {
             if mode == "semantic" {
                 return Ok(Vec::new());
             }
             let (query, namespace, filter) = (p.query.clone(), namespace.clone(), filter.clone());
-            self.on_store_tool(move |s| {
-                s.memory_keyword(&query, Some(&namespace), &filter, pool)
-                    .map_err(store_err)
-            })
-            .await
-        };
-        let embedded = async {
-            match (&embedder, mode.as_str()) {
-                (Some(e), "hybrid" | "semantic") => embed_one(e.as_ref(), &p.query).await.map(Some),
-                _ => Ok(None),
+            match self.shared.keyword_reader.clone() {
+                Some(reader) => tokio::task::spawn_blocking(move || {
+                    reader
+                        .search(&query, Some(&namespace), &filter, pool)
+                        .map_err(store_err)
+                })
+                .await
+                .map_err(|e| ToolError::Internal(format!("keyword task failed: {e}")))?,
+                None => {
+                    self.on_store_tool(move |s| {
+                        s.memory_keyword(&query, Some(&namespace), &filter, pool)
+                            .map_err(store_err)
+                    })
+                    .await
+                }
             }
         };
-        let (kw, qvec) = tokio::join!(keyword, embedded);
-        let (kw, qvec) = (kw?, qvec?);
+        let vector = async {
+            let qvec = match (&embedder, mode.as_str()) {
+                (Some(e), "hybrid" | "semantic") => Some(embed_one(e.as_ref(), &p.query).await?),
+                _ => None,
+            };
+            match qvec {
+                Some(q) => {
+                    let (namespace, filter) = (namespace.clone(), filter.clone());
+                    self.on_store_tool(move |s| {
+                        s.memory_vector(&q, Some(&namespace), &filter, pool)
+                            .map_err(store_err)
+                    })
+                    .await
+                }
+                None => Ok(Vec::new()),
+            }
+        };
+        let (kw, vs) = tokio::join!(keyword, vector);
+        let (kw, vs) = (kw?, vs?);
         let mode_c = mode.clone();
         let (hits, truncated) = self
             .on_store_tool(move |s| {
-                let vs = match &qvec {
-                    Some(q) => s
-                        .memory_vector(q, Some(&namespace), &filter, pool)
-                        .map_err(store_err)?,
-                    None => Vec::new(),
-                };
                 let mut scores: HashMap<i64, Scores> = HashMap::new();
                 for (rank, (id, bm)) in kw.iter().enumerate() {
                     let e = scores.entry(*id).or_default();

@@ -993,44 +993,86 @@ impl Store {
         filter: &MemoryFilter,
         k: usize,
     ) -> Result<Vec<(i64, f64)>, StoreError> {
-        let words: Vec<&str> = query
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|t| !t.is_empty())
-            .collect();
-        // Words that match most of any English corpus cost much and rank nothing; keep them
-        // only when the query has nothing else.
-        let content: Vec<&str> = words
-            .iter()
-            .copied()
-            .filter(|w| !STOPWORDS.contains(&w.to_lowercase().as_str()))
-            .collect();
-        let words = if content.is_empty() { words } else { content };
-        if words.is_empty() {
-            return Ok(Vec::new());
-        }
-        let fts_query = words
-            .iter()
-            .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
-            .collect::<Vec<_>>()
-            .join(" OR ");
-        let (cond, mut args) = filter_sql(namespace, filter, &now())?;
-        let mut all = vec![rusqlite::types::Value::Text(fts_query)];
-        let sql = Self::keyword_sql(&cond, filter.is_empty());
-        if filter.is_empty() {
-            all.push(rusqlite::types::Value::Integer((k * 8).max(200) as i64));
-        }
-        all.append(&mut args);
-        all.push(rusqlite::types::Value::Integer(k as i64));
-        let mut stmt = self.conn.prepare(&sql)?;
-        let rows = stmt
-            .query_map(params_from_iter(all), |r| {
-                Ok((r.get(0)?, r.get::<_, f64>(1)?))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        // bm25() is lower-is-better; report it as a positive relevance.
-        Ok(rows.into_iter().map(|(id, s)| (id, -s)).collect())
+        keyword_search(&self.conn, query, namespace, filter, k)
+    }
+}
+
+/// A second connection to the same file for keyword searches, so a hybrid search's keyword half
+/// does not hold the store (and its vector copy) while FTS5 works. WAL lets it read while the
+/// main connection reads or writes; it sees every committed write.
+#[derive(Clone)]
+pub struct KeywordReader(std::sync::Arc<std::sync::Mutex<rusqlite::Connection>>);
+
+impl KeywordReader {
+    pub(crate) fn open(path: &std::path::Path) -> Result<Self, StoreError> {
+        let conn = rusqlite::Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.execute_batch("PRAGMA cache_size=-2048; PRAGMA query_only=ON;")?;
+        Ok(Self(std::sync::Arc::new(std::sync::Mutex::new(conn))))
     }
 
+    /// [`Store::memory_keyword`] on this connection.
+    pub fn search(
+        &self,
+        query: &str,
+        namespace: Option<&str>,
+        filter: &MemoryFilter,
+        k: usize,
+    ) -> Result<Vec<(i64, f64)>, StoreError> {
+        let conn = self
+            .0
+            .lock()
+            .map_err(|_| StoreError::Invalid("the keyword reader lock is poisoned".into()))?;
+        keyword_search(&conn, query, namespace, filter, k)
+    }
+}
+
+fn keyword_search(
+    conn: &rusqlite::Connection,
+    query: &str,
+    namespace: Option<&str>,
+    filter: &MemoryFilter,
+    k: usize,
+) -> Result<Vec<(i64, f64)>, StoreError> {
+    let words: Vec<&str> = query
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|t| !t.is_empty())
+        .collect();
+    // Words that match most of any English corpus cost much and rank nothing; keep them
+    // only when the query has nothing else.
+    let content: Vec<&str> = words
+        .iter()
+        .copied()
+        .filter(|w| !STOPWORDS.contains(&w.to_lowercase().as_str()))
+        .collect();
+    let words = if content.is_empty() { words } else { content };
+    if words.is_empty() {
+        return Ok(Vec::new());
+    }
+    let fts_query = words
+        .iter()
+        .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    let (cond, mut args) = filter_sql(namespace, filter, &now())?;
+    let mut all = vec![rusqlite::types::Value::Text(fts_query)];
+    let sql = Store::keyword_sql(&cond, filter.is_empty());
+    if filter.is_empty() {
+        all.push(rusqlite::types::Value::Integer((k * 8).max(200) as i64));
+    }
+    all.append(&mut args);
+    all.push(rusqlite::types::Value::Integer(k as i64));
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt
+        .query_map(params_from_iter(all), |r| {
+            Ok((r.get(0)?, r.get::<_, f64>(1)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    // bm25() is lower-is-better; report it as a positive relevance.
+    Ok(rows.into_iter().map(|(id, s)| (id, -s)).collect())
+}
+
+impl Store {
     /// The keyword search's SQL: the FTS query, then (without other filters) the FTS pool size,
     /// then `cond`'s arguments, then k.
     fn keyword_sql(cond: &str, unfiltered: bool) -> String {
@@ -1263,6 +1305,43 @@ mod tests {
             embedding: Some((crate::embed::Embedder::id(e).to_string(), e.vector(content))),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn the_keyword_reader_finds_what_the_store_finds_and_sees_later_writes() {
+        let e = HashEmbedder::new(64);
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("k.db"), crate::Durability::Normal).unwrap();
+        let reader = s.keyword_reader().expect("file stores have a reader");
+        s.memory_put(
+            vec![
+                mem("default", "Acme asked for a discount", &e),
+                mem("default", "The outage hit Frankfurt", &e),
+                mem("other", "Acme in another namespace", &e),
+            ],
+            2.0,
+        )
+        .unwrap();
+        let f = MemoryFilter::default();
+        let via_store = s
+            .memory_keyword("acme discount", Some("default"), &f, 10)
+            .unwrap();
+        let via_reader = reader
+            .search("acme discount", Some("default"), &f, 10)
+            .unwrap();
+        assert_eq!(via_store, via_reader);
+        assert_eq!(via_reader.len(), 1);
+        // A write made after the reader was opened is visible to it.
+        s.memory_put(vec![mem("default", "Acme renewed for two years", &e)], 2.0)
+            .unwrap();
+        assert_eq!(
+            reader
+                .search("acme", Some("default"), &f, 10)
+                .unwrap()
+                .len(),
+            2
+        );
+        assert!(Store::open_in_memory().unwrap().keyword_reader().is_none());
     }
 
     #[test]
