@@ -17,7 +17,7 @@
 //!   <https://docs.slack.dev/reference/methods/conversations.list> (and the sibling pages).
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mcp_core::upstream::{RetryPolicy, SendError, build_client, retry_after, send_with_retry};
 use reqwest::header::HeaderMap;
@@ -232,8 +232,14 @@ impl SlackClient {
                 .await
             }
             Args::Json(body) => {
-                self.send_write(|| http.post(&url).bearer_auth(&secret).json(body))
-                    .await
+                // Not repeated on 5xx or timeouts (it may have been applied); a 429 (refused
+                // unprocessed) is retried after `Retry-After` by `send_with_retry` itself.
+                send_with_retry(
+                    || http.post(&url).bearer_auth(&secret).json(body),
+                    false,
+                    &self.inner.retry,
+                )
+                .await
             }
         }
         .map_err(SlackError::Send)?;
@@ -289,31 +295,6 @@ impl SlackClient {
             .map_err(|e| {
                 SlackError::Malformed(format!("{method} answered an unexpected shape: {e}"))
             })
-    }
-
-    /// A write is not repeated on 5xx or timeouts (it may have been applied), but a 429 means
-    /// Slack refused it unprocessed, so that alone is retried after `Retry-After`.
-    async fn send_write(
-        &self,
-        build: impl Fn() -> reqwest::RequestBuilder,
-    ) -> Result<reqwest::Response, SendError> {
-        let policy = &self.inner.retry;
-        let started = Instant::now();
-        let mut attempt = 1u32;
-        loop {
-            let response = send_with_retry(&build, false, policy).await?;
-            if response.status().as_u16() != 429 || attempt >= policy.max_attempts {
-                return Ok(response);
-            }
-            let wait = retry_after(response.headers())
-                .unwrap_or(policy.base_delay)
-                .min(policy.max_delay);
-            if started.elapsed() + wait > policy.max_total {
-                return Ok(response);
-            }
-            tokio::time::sleep(wait).await;
-            attempt += 1;
-        }
     }
 }
 
