@@ -3,10 +3,12 @@
 //! Each rule of `SERVER-CONTRACT.md` is implemented once here: the command line ([`cli`]), serving
 //! over stdio, Streamable HTTP and legacy SSE ([`serve`], [`sse`]), bearer auth and DNS-rebinding
 //! guards ([`guard`]), telemetry to stderr ([`telemetry`]), the two-tier tool error ([`error`]),
-//! the response budget and cursors ([`budget`]), the upstream HTTP client ([`upstream`]), schema
+//! the response budget and cursors ([`budget`]), a tool call's cancellation and progress
+//! ([`call`]), the upstream HTTP client ([`upstream`]), schema
 //! snapshots ([`schema`]) and test helpers ([`testing`]).
 
 pub mod budget;
+pub mod call;
 pub mod cli;
 pub mod error;
 pub mod guard;

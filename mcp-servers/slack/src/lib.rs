@@ -3,7 +3,7 @@
 //! resolved to names from a lazily filled cache (start-up never waits on Slack), write tools
 //! limited to `SLACK_WRITE_CHANNELS`, and Slack's error codes turned into errors a model can act on.
 
-mod call;
+pub use mcp_core::call;
 pub mod client;
 pub mod directory;
 mod errors;

@@ -4,7 +4,7 @@
 //! every value, and one quoting function for every name.
 
 pub mod auth;
-pub mod call;
+pub use mcp_core::call;
 pub mod client;
 pub mod convert;
 pub mod sql;

@@ -1,4 +1,4 @@
-//! One tool call's context (as in sophia-slack): its cancellation token, and progress notifications for long
+//! One tool call's context: its cancellation token, and progress notifications for long
 //! paging loops when the client asked for them (a `progressToken` in the request's `_meta`).
 
 use std::sync::atomic::{AtomicU32, Ordering};
