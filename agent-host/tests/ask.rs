@@ -5,7 +5,9 @@
 //! bound, the API key in the `Authorization` header only.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-use std::path::PathBuf;
+mod common;
+
+use common::*;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,27 +17,6 @@ use serde_json::{Value, json};
 use sophia_host::ask::{AskObserver, AskOptions, LlmConfig, ask};
 use sophia_host::config::HostConfig;
 use sophia_host::hub::Hub;
-
-static BUILD: Mutex<()> = Mutex::new(());
-
-fn memory_bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("sophia-memory");
-    let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
-    if !bin.exists() {
-        let status = std::process::Command::new(env!("CARGO"))
-            .args(["build", "-p", "sophia-memory"])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-    bin
-}
 
 const KEY: &str = "sk-or-test-key-42";
 

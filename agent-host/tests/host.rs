@@ -2,36 +2,16 @@
 //! store file), a server that cannot start, tool filters, and the command line.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
+mod common;
+
+use common::*;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use mcp_core::testing::HttpChild;
 use serde_json::{Value, json};
 use sophia_host::config::HostConfig;
 use sophia_host::hub::{HostError, Hub};
-
-static BUILD: Mutex<()> = Mutex::new(());
-
-/// `target/<profile>/<name>`, built on demand when this package's tests run alone.
-fn sibling_bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-    let bin = dir.join(name);
-    let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
-    if !bin.exists() {
-        let status = std::process::Command::new(env!("CARGO"))
-            .args(["build", "-p", name])
-            .status()
-            .unwrap();
-        assert!(status.success(), "cargo build -p {name} failed");
-    }
-    bin
-}
-
-fn memory_bin() -> PathBuf {
-    sibling_bin("sophia-memory")
-}
 
 fn host_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_sophia-host"))

@@ -4,34 +4,21 @@
 //! cancels on the server when it expires, and a dropped call is cancelled on the server.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
+mod common;
+
+use common::*;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use sophia_host::config::HostConfig;
 use sophia_host::hub::{HostError, Hub};
 
-static BUILD: Mutex<()> = Mutex::new(());
-
 fn flaky_bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join("flaky_server");
-    let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
-    if !bin.exists() {
-        let status = std::process::Command::new(env!("CARGO"))
-            .args(["build", "-p", "sophia-host", "--example", "flaky_server"])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-    bin
+    built(
+        target_dir().join("examples").join("flaky_server"),
+        &["-p", "sophia-host", "--example", "flaky_server"],
+    )
 }
 
 async fn hub(dir: &Path, timeout_s: f64) -> Hub {
@@ -151,23 +138,7 @@ async fn a_dropped_call_is_cancelled_on_the_server() {
 /// is reached again without the caller noticing more than one slower call.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_http_server_is_reconnected() {
-    let exe = std::env::current_exe().unwrap();
-    let memory = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("sophia-memory");
-    {
-        let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
-        if !memory.exists() {
-            let status = std::process::Command::new(env!("CARGO"))
-                .args(["build", "-p", "sophia-memory"])
-                .status()
-                .unwrap();
-            assert!(status.success());
-        }
-    }
+    let memory = memory_bin();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("m.db");
     // A free port, then the server bound to it (twice).

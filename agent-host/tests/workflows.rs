@@ -4,39 +4,16 @@
 //! load-time checks.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+mod common;
+
+use common::*;
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use sophia_host::config::HostConfig;
 use sophia_host::hub::Hub;
 use sophia_host::workflow::{Workflow, WorkflowError};
-
-static BUILD: Mutex<()> = Mutex::new(());
-
-fn memory_bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("sophia-memory");
-    let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
-    if !bin.exists() {
-        let status = std::process::Command::new(env!("CARGO"))
-            .args(["build", "-p", "sophia-memory"])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-    bin
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 /// The host as a newcomer runs it: `sophia-memory` is not on `PATH`; the host finds it next to
 /// its own executable.
@@ -376,18 +353,7 @@ async fn bundled_business_workflows_fit_the_servers_they_call() {
         "sophia-gong",
         "sophia-snowflake",
     ];
-    let dir = memory_bin().parent().unwrap().to_path_buf();
-    {
-        let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
-        if names.iter().any(|n| !dir.join(n).exists()) {
-            let mut cmd = std::process::Command::new(env!("CARGO"));
-            cmd.arg("build");
-            for n in names {
-                cmd.args(["-p", n]);
-            }
-            assert!(cmd.status().unwrap().success());
-        }
-    }
+    let dir = sibling_bins(&names);
     let text = std::fs::read_to_string(repo().join("claude_desktop_config.example.json")).unwrap();
     let mut cfg: Value = serde_json::from_str(&text).unwrap();
     let tmp = tempfile::tempdir().unwrap();
