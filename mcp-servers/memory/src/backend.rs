@@ -272,17 +272,7 @@ impl PineconeBackend {
                 duplicate_of_reason: reason,
             });
         }
-        // One upsert per namespace (a call normally has one).
-        let mut by_ns: Vec<(String, Vec<PineconeRecord>)> = Vec::new();
-        for (ns, r) in records {
-            match by_ns.iter_mut().find(|(n, _)| *n == ns) {
-                Some((_, rs)) => rs.push(r),
-                None => by_ns.push((ns, vec![r])),
-            }
-        }
-        for (ns, rs) in by_ns {
-            self.client.upsert(&ns, rs).await?;
-        }
+        self.upsert_by_namespace(records).await?;
         Ok(outcomes)
     }
 
@@ -523,16 +513,25 @@ impl PineconeBackend {
         kept: usize,
         skipped: Vec<(String, String)>,
     ) -> Result<(usize, usize, Vec<(String, String)>), ToolError> {
+        let written = ready.len();
+        self.upsert_by_namespace(ready).await?;
+        Ok((written, kept, skipped))
+    }
+
+    /// One upsert per namespace (a call normally has one).
+    async fn upsert_by_namespace(
+        &self,
+        records: Vec<(String, PineconeRecord)>,
+    ) -> Result<(), ToolError> {
         let mut by_ns: std::collections::BTreeMap<String, Vec<PineconeRecord>> =
             std::collections::BTreeMap::new();
-        let written = ready.len();
-        for (ns, r) in ready {
+        for (ns, r) in records {
             by_ns.entry(ns).or_default().push(r);
         }
         for (ns, rs) in by_ns {
             self.client.upsert(&ns, rs).await?;
         }
-        Ok((written, kept, skipped))
+        Ok(())
     }
 
     /// `--check`: one authenticated call.
