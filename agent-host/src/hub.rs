@@ -7,12 +7,14 @@ use std::process::Stdio;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use futures::future::join_all;
+use futures::{StreamExt, future::join_all};
+use rmcp::handler::client::progress::ProgressDispatcher;
 use rmcp::{
     RoleClient, ServiceError, ServiceExt,
     model::{
         CallToolRequest, CallToolRequestParams, CallToolResult, CancelledNotification,
-        CancelledNotificationParam, ClientRequest, RequestId, ServerResult, Tool,
+        CancelledNotificationParam, ClientRequest, ProgressNotificationParam, RequestId,
+        ServerResult, Tool,
     },
     service::{Peer, PeerRequestOptions, RunningService},
     transport::{
@@ -28,7 +30,34 @@ use crate::naming;
 /// How long a server may take to start and answer `initialize` + `tools/list`.
 pub const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 
-type Client = RunningService<RoleClient, ()>;
+type Client = RunningService<RoleClient, HostClient>;
+
+/// The host's side of each connection: routes the server's progress notifications to the call
+/// that asked for them (tokens are per connection, so each connection has its own dispatcher).
+#[derive(Clone, Default)]
+pub struct HostClient {
+    progress: ProgressDispatcher,
+}
+
+impl rmcp::ClientHandler for HostClient {
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _context: rmcp::service::NotificationContext<RoleClient>,
+    ) {
+        self.progress.handle_notification(params).await;
+    }
+
+    fn get_info(&self) -> rmcp::model::ClientConfig {
+        let mut info = rmcp::model::ClientConfig::default();
+        info.client_info =
+            rmcp::model::Implementation::new("sophia-host", env!("CARGO_PKG_VERSION"));
+        info
+    }
+}
+
+/// Where a call's progress notifications go (the gateway forwards them to its own client).
+pub type ProgressSink = tokio::sync::mpsc::Sender<ProgressNotificationParam>;
 
 /// Longest wait between two restarts of a server that keeps failing.
 const MAX_RESTART_BACKOFF: Duration = Duration::from_secs(30);
@@ -192,6 +221,16 @@ impl Hub {
     /// is retried once on the restarted server, anything else reports that the call may or may
     /// not have taken effect.
     pub async fn call(&self, name: &str, arguments: Value) -> Result<CallToolResult, HostError> {
+        self.call_with_progress(name, arguments, None).await
+    }
+
+    /// [`Hub::call`], with the server's progress notifications sent to `progress`.
+    pub async fn call_with_progress(
+        &self,
+        name: &str,
+        arguments: Value,
+        progress: Option<ProgressSink>,
+    ) -> Result<CallToolResult, HostError> {
         let tool = self
             .find(name)
             .ok_or_else(|| HostError::UnknownTool(name.to_string()))?;
@@ -216,7 +255,7 @@ impl Hub {
         loop {
             attempt += 1;
             let client = slot.live_client().await?;
-            match send_call(client.peer(), params.clone(), timeout).await {
+            match send_call(&client, params.clone(), timeout, progress.as_ref()).await {
                 Ok(result) => return Ok(result),
                 Err(ServiceError::Timeout { .. }) => {
                     return Err(HostError::Timeout {
@@ -268,6 +307,20 @@ impl Hub {
             .collect()
     }
 
+    /// Whether each server is connected right now (a dead child counts as down until restarted).
+    pub fn up(&self) -> BTreeMap<String, bool> {
+        self.servers
+            .iter()
+            .map(|s| {
+                let up = match s.state() {
+                    ServerState::Up { client, .. } => !client.is_transport_closed(),
+                    _ => false,
+                };
+                (s.name.clone(), up)
+            })
+            .collect()
+    }
+
     /// Close every connection (stdio children exit when their stdin closes).
     pub async fn shutdown(self) {
         for slot in self.servers {
@@ -285,10 +338,12 @@ impl Hub {
 /// Send one `tools/call` with rmcp's request options (timeout reset by progress, a cancel
 /// notification when it expires) and a cancel notification if the future is dropped.
 async fn send_call(
-    peer: &Peer<RoleClient>,
+    client: &Client,
     params: CallToolRequestParams,
     timeout: Duration,
+    progress: Option<&ProgressSink>,
 ) -> Result<CallToolResult, ServiceError> {
+    let peer = client.peer();
     let mut options = PeerRequestOptions::with_timeout(timeout);
     options.reset_timeout_on_progress = true;
     let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
@@ -297,7 +352,32 @@ async fn send_call(
         peer: Some(peer.clone()),
         id: handle.id.clone(),
     };
-    let response = handle.await_response().await;
+    let subscription = match progress {
+        Some(_) => Some(
+            client
+                .service()
+                .progress
+                .subscribe(handle.progress_token.clone())
+                .await,
+        ),
+        None => None,
+    };
+    let response = handle.await_response();
+    let response = match (subscription, progress) {
+        (Some(mut updates), Some(sink)) => {
+            tokio::pin!(response);
+            loop {
+                tokio::select! {
+                    r = &mut response => break r,
+                    Some(update) = updates.next() => {
+                        // A caller that stopped listening does not stop the call.
+                        let _ = sink.try_send(update);
+                    }
+                }
+            }
+        }
+        _ => response.await,
+    };
     guard.peer = None;
     match response? {
         ServerResult::CallToolResult(r) => Ok(r),
@@ -428,7 +508,8 @@ async fn connect_one(entry: &ServerEntry) -> Result<(Client, Vec<Tool>), String>
                 .stderr(Stdio::inherit())
                 .spawn()
                 .map_err(|e| format!("cannot start {command:?}: {e}"))?;
-            ().serve(transport)
+            HostClient::default()
+                .serve(transport)
                 .await
                 .map_err(|e| format!("{command:?} did not initialize: {e}"))?
         }
@@ -449,7 +530,8 @@ async fn connect_one(entry: &ServerEntry) -> Result<(Client, Vec<Tool>), String>
                     }
                 }
             }
-            ().serve(StreamableHttpClientTransport::from_config(config))
+            HostClient::default()
+                .serve(StreamableHttpClientTransport::from_config(config))
                 .await
                 .map_err(|e| format!("{url} did not initialize: {e}"))?
         }

@@ -67,6 +67,14 @@ enum Command {
         /// when it exists).
         #[arg(long)]
         workflows: Option<PathBuf>,
+        #[command(flatten)]
+        gateway: GatewayArgs,
+    },
+    /// Make a client token for the clients file: prints the token (give it to the client) and
+    /// the entry to paste, which holds only the token's SHA-256.
+    Token {
+        /// The client's name.
+        name: String,
     },
     /// Run a workflow: `sophia-host run workflows/quickstart.yaml --input company=Acme`.
     /// Checked against the servers before anything is called.
@@ -85,8 +93,86 @@ enum Command {
     },
 }
 
+/// `serve`'s gateway options.
+#[derive(clap::Args, Clone, Debug)]
+struct GatewayArgs {
+    /// Clients file (JSON, or YAML by extension): a token hash, allowed tools, read-only and
+    /// rate limits per client. See `sophia-host token`.
+    #[arg(long, env = "SOPHIA_CLIENTS")]
+    clients: Option<PathBuf>,
+    /// Cache results of read-only tools this many seconds (0: no cache).
+    #[arg(long, default_value_t = 0.0)]
+    cache_ttl: f64,
+    /// Per-tool cache time as TOOL_GLOB=SECONDS (first match wins; never applies to tools that
+    /// are not read-only).
+    #[arg(long = "cache-ttl-for", value_name = "GLOB=SECONDS")]
+    cache_ttl_for: Vec<String>,
+    /// Most memory the cache may hold, in MiB.
+    #[arg(long, default_value_t = 64)]
+    cache_max_mb: usize,
+    /// Append one JSON line per tool call to this file.
+    #[arg(long)]
+    audit: Option<PathBuf>,
+    /// Include each call's arguments in the audit log (secret-looking values are replaced).
+    #[arg(long)]
+    audit_args: bool,
+}
+
+impl GatewayArgs {
+    fn options(&self, read_only: bool) -> Result<sophia_host::gateway::GatewayOptions, String> {
+        use sophia_host::cache::CacheConfig;
+        let metrics = std::sync::Arc::new(sophia_host::metrics::Metrics::default());
+        let policy = match &self.clients {
+            Some(path) => Some(std::sync::Arc::new(sophia_host::policy::Policy::load(
+                path,
+                metrics.clone(),
+            )?)),
+            None => None,
+        };
+        if !(self.cache_ttl.is_finite() && self.cache_ttl >= 0.0) {
+            return Err("--cache-ttl must be a number of seconds ≥ 0".into());
+        }
+        let overrides = self
+            .cache_ttl_for
+            .iter()
+            .map(|o| CacheConfig::parse_override(o))
+            .collect::<Result<Vec<_>, _>>()?;
+        let audit = match &self.audit {
+            Some(path) => Some(sophia_host::audit::Audit::open(path, self.audit_args)?),
+            None => None,
+        };
+        Ok(sophia_host::gateway::GatewayOptions {
+            read_only,
+            policy,
+            cache: CacheConfig {
+                default_ttl: Duration::from_secs_f64(self.cache_ttl),
+                overrides,
+                max_bytes: self.cache_max_mb.saturating_mul(1 << 20),
+            },
+            audit,
+            metrics,
+        })
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Token { name } = &cli.command {
+        return match sophia_host::policy::new_token() {
+            Ok((token, hash)) => {
+                print(&format!(
+                    "# Give this token to {name} (shown once; only its hash is kept):\n{token}\n\n\
+                     # Add this entry to the clients file:\n\
+                     - name: {name}\n  token_sha256: {hash}\n  tools: [\"*\"]\n  read_only: false\n  rate_limit: 120/min"
+                ));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{NAME}: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     // A command-line tool: quiet unless asked (SOPHIA_LOG=info shows the protocol traffic).
     mcp_core::telemetry::init_with("warn,sophia_host=info");
     let Some(path) = cli.config.clone() else {
@@ -125,7 +211,12 @@ fn main() -> ExitCode {
         },
         _ => None,
     };
-    if let Command::Serve { common, workflows } = &cli.command {
+    if let Command::Serve {
+        common,
+        workflows,
+        gateway,
+    } = &cli.command
+    {
         let flows = match load_workflows(workflows.as_deref()) {
             Ok(f) => f,
             Err(e) => {
@@ -133,10 +224,17 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        let (common, read_only) = (common.clone(), common.read_only);
+        let options = match gateway.options(common.read_only) {
+            Ok(o) => o,
+            Err(e) => {
+                eprintln!("{NAME}: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let common = common.clone();
         return runtime.block_on(async move {
             let hub = Hub::connect(&config, startup).await;
-            let gateway = sophia_host::gateway::Gateway::new(hub, flows, read_only);
+            let gateway = sophia_host::gateway::Gateway::with_options(hub, flows, options);
             let meta = mcp_core::ServerMeta {
                 name: NAME,
                 version: env!("CARGO_PKG_VERSION"),
@@ -172,7 +270,8 @@ fn main() -> ExitCode {
                 (Command::Run { dry_run, json, .. }, Some((workflow, inputs))) => {
                     run(&hub, &workflow, inputs, dry_run, json).await
                 }
-                (Command::Run { .. }, None) | (Command::Serve { .. }, _) => ExitCode::from(2),
+                (Command::Run { .. }, None)
+                | (Command::Serve { .. } | Command::Token { .. }, _) => ExitCode::from(2),
                 (
                     Command::Ask {
                         question,

@@ -3,6 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::{
     body::Body,
@@ -14,10 +15,47 @@ use axum::{
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 
+/// A named client established by [`ClientAuth`]; the guard puts it into the request's
+/// extensions, where handlers find it with [`client_of`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClientId(pub Arc<str>);
+
+/// Per-client bearer tokens and the whole-client rate limit, for servers that serve several
+/// clients (the gateway). The single `SOPHIA_HTTP_TOKEN` keeps working beside it.
+pub trait ClientAuth: Send + Sync + 'static {
+    /// The client whose token this is, or `None`. Must not leak timing about partial matches.
+    fn authenticate(&self, bearer: &str) -> Option<ClientId>;
+    /// Admit one more request from `client`, or say how long until one would be admitted
+    /// (the transport answers 429 with `Retry-After`).
+    fn admit(&self, client: &ClientId) -> Result<(), Duration>;
+}
+
+/// The client behind a request, when it came over HTTP with a client token.
+pub fn client_of(extensions: &rmcp::model::Extensions) -> Option<ClientId> {
+    extensions
+        .get::<http::request::Parts>()
+        .and_then(|p| p.extensions.get::<ClientId>())
+        .cloned()
+}
+
+/// What the `Authorization` header established.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Auth {
+    /// No token is configured: the listener is loopback-only and open.
+    Open,
+    /// The single shared `SOPHIA_HTTP_TOKEN`.
+    SharedToken,
+    /// A token from the clients file.
+    Client(ClientId),
+    /// Missing or wrong.
+    Denied,
+}
+
 /// The rules every HTTP request is checked against.
 #[derive(Clone)]
 pub struct HttpGuard {
     token: Option<Arc<SecretString>>,
+    clients: Option<Arc<dyn ClientAuth>>,
     allowed_hosts: Arc<Vec<String>>,
 }
 
@@ -25,6 +63,7 @@ impl std::fmt::Debug for HttpGuard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpGuard")
             .field("token", &self.token.as_ref().map(|_| "[redacted]"))
+            .field("clients", &self.clients.as_ref().map(|_| "[clients file]"))
             .field("allowed_hosts", &self.allowed_hosts)
             .finish()
     }
@@ -44,8 +83,18 @@ impl HttpGuard {
         token: Option<SecretString>,
         extra_hosts: &[String],
     ) -> Result<Self, BindRefused> {
+        Self::with_clients(bind, token, None, extra_hosts)
+    }
+
+    /// [`HttpGuard::new`] with per-client tokens besides (or instead of) the shared one.
+    pub fn with_clients(
+        bind: SocketAddr,
+        token: Option<SecretString>,
+        clients: Option<Arc<dyn ClientAuth>>,
+        extra_hosts: &[String],
+    ) -> Result<Self, BindRefused> {
         let token = token.filter(|t| !t.expose_secret().is_empty());
-        if !bind.ip().is_loopback() && token.is_none() {
+        if !bind.ip().is_loopback() && token.is_none() && clients.is_none() {
             return Err(BindRefused(format!(
                 "refusing to listen on {bind} without a token: anyone who can reach that address could use this server. \
                  Set SOPHIA_HTTP_TOKEN (clients then send 'Authorization: Bearer <token>') or bind 127.0.0.1"
@@ -63,6 +112,7 @@ impl HttpGuard {
         }
         Ok(Self {
             token: token.map(Arc::new),
+            clients,
             allowed_hosts: Arc::new(hosts),
         })
     }
@@ -74,7 +124,7 @@ impl HttpGuard {
 
     /// Whether a bearer token is required.
     pub fn token_required(&self) -> bool {
-        self.token.is_some()
+        self.token.is_some() || self.clients.is_some()
     }
 
     /// `Host` must name an allowed host (any port); absent Host (HTTP/1.0) is refused.
@@ -114,23 +164,45 @@ impl HttpGuard {
 
     /// Constant-time check of `Authorization: Bearer <token>`.
     pub fn authorized(&self, headers: &HeaderMap) -> bool {
-        let Some(expected) = &self.token else {
-            return true;
-        };
+        self.authenticate(headers) != Auth::Denied
+    }
+
+    /// Who the `Authorization: Bearer <token>` header names: the shared token (constant-time
+    /// comparison), a client of the clients file, or nobody.
+    pub fn authenticate(&self, headers: &HeaderMap) -> Auth {
+        if self.token.is_none() && self.clients.is_none() {
+            return Auth::Open;
+        }
         let Some(value) = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
         else {
-            return false;
+            return Auth::Denied;
         };
         let Some(given) = value
             .strip_prefix("Bearer ")
             .or_else(|| value.strip_prefix("bearer "))
         else {
-            return false;
+            return Auth::Denied;
         };
-        let expected = expected.expose_secret().as_bytes();
-        bool::from(given.trim().as_bytes().ct_eq(expected))
+        let given = given.trim();
+        if let Some(expected) = &self.token
+            && bool::from(given.as_bytes().ct_eq(expected.expose_secret().as_bytes()))
+        {
+            return Auth::SharedToken;
+        }
+        match self.clients.as_ref().and_then(|c| c.authenticate(given)) {
+            Some(client) => Auth::Client(client),
+            None => Auth::Denied,
+        }
+    }
+
+    /// The whole-client rate limit (`Ok` when there is none).
+    fn admit(&self, client: &ClientId) -> Result<(), Duration> {
+        match &self.clients {
+            Some(c) => c.admit(client),
+            None => Ok(()),
+        }
     }
 }
 
@@ -164,13 +236,39 @@ pub async fn guard_middleware(
         tracing::warn!(origin = ?headers.get(header::ORIGIN), "refused request: Origin not allowed");
         return (StatusCode::FORBIDDEN, "Forbidden: Origin is not allowed").into_response();
     }
-    if request.uri().path() != "/healthz" && !guard.authorized(headers) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Bearer")],
-            "Unauthorized: send 'Authorization: Bearer <SOPHIA_HTTP_TOKEN>'",
-        )
-            .into_response();
+    if request.uri().path() == "/healthz" {
+        return next.run(request).await;
+    }
+    let mut request = request;
+    match guard.authenticate(request.headers()) {
+        Auth::Denied => {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                "Unauthorized: send 'Authorization: Bearer <token>' (SOPHIA_HTTP_TOKEN or your client token)",
+            )
+                .into_response();
+        }
+        Auth::Client(client) => {
+            // Messages are POSTs; the long-lived GET streams are not counted.
+            if request.method() == axum::http::Method::POST
+                && let Err(wait) = guard.admit(&client)
+            {
+                let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+                tracing::info!(client = %client.0, retry_after_s = secs, "refused request: client over its rate limit");
+                return (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [(header::RETRY_AFTER, secs.to_string())],
+                    format!(
+                        "Too Many Requests: client {} is over its rate limit; retry in {secs} s",
+                        client.0
+                    ),
+                )
+                    .into_response();
+            }
+            request.extensions_mut().insert(client);
+        }
+        Auth::Open | Auth::SharedToken => {}
     }
     next.run(request).await
 }

@@ -18,10 +18,12 @@ pub mod serve;
 pub mod sse;
 pub mod telemetry;
 pub mod testing;
+pub mod time;
 pub mod upstream;
 
 pub use budget::Budget;
 pub use cli::{CommonArgs, TransportKind};
 pub use error::{ToolError, ToolResult};
+pub use guard::{ClientAuth, ClientId, client_of};
 pub use reply::Reply;
 pub use serve::{ServerMeta, SophiaServer};

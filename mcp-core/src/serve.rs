@@ -51,6 +51,16 @@ pub trait SophiaServer: ServerHandler + Clone + Send + Sync + 'static {
     /// `--check`: validate config and call the cheapest authenticated upstream endpoint.
     fn check(&self) -> impl Future<Output = Result<String, String>> + Send;
 
+    /// Per-client tokens and rate limits for the HTTP transport (the gateway's clients file).
+    fn client_auth(&self) -> Option<Arc<dyn crate::guard::ClientAuth>> {
+        None
+    }
+
+    /// Extra HTTP routes (e.g. `/metrics`), behind the same guard as `/mcp`.
+    fn extra_routes(&self) -> Option<Router> {
+        None
+    }
+
     /// Called once at graceful shutdown, after in-flight calls finished (flush here).
     fn shutdown(&self) -> impl Future<Output = ()> + Send {
         async {}
@@ -219,7 +229,8 @@ pub fn http_app<S: SophiaServer>(
     server: S,
     shutdown: CancellationToken,
 ) -> Result<HttpApp, BindRefused> {
-    let guard = HttpGuard::new(bind, token, allowed_hosts)?;
+    let guard = HttpGuard::with_clients(bind, token, server.client_auth(), allowed_hosts)?;
+    let extra = server.extra_routes();
     let config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(guard.allowed_hosts())
         .with_cancellation_token(shutdown.child_token())
@@ -247,14 +258,17 @@ pub fn http_app<S: SophiaServer>(
         started: Instant::now(),
         server: Arc::new(server),
     };
-    let router = Router::new()
+    let mut router = Router::new()
         .nest_service("/mcp", mcp)
         .merge(sse::router(SseConfig::default(), starter, shutdown))
-        .route("/healthz", get(healthz::<S>).with_state(health))
-        .layer(axum::middleware::from_fn_with_state(
-            guard.clone(),
-            guard_middleware,
-        ));
+        .route("/healthz", get(healthz::<S>).with_state(health));
+    if let Some(extra) = extra {
+        router = router.merge(extra);
+    }
+    let router = router.layer(axum::middleware::from_fn_with_state(
+        guard.clone(),
+        guard_middleware,
+    ));
     Ok(HttpApp { router, guard })
 }
 
