@@ -32,6 +32,18 @@ struct SlowParams {
 #[derive(Deserialize, JsonSchema)]
 struct Empty {}
 
+#[derive(Deserialize, JsonSchema)]
+struct TextParams {
+    /// Any text.
+    text: String,
+}
+
+#[derive(Serialize, JsonSchema)]
+struct Echoed {
+    text: String,
+    pid: u32,
+}
+
 #[derive(Serialize, JsonSchema)]
 struct Pid {
     pid: u32,
@@ -62,6 +74,36 @@ impl Flaky {
     ))]
     async fn pid(&self, Parameters(_): Parameters<Empty>) -> Json<Pid> {
         Json(Pid {
+            pid: std::process::id(),
+        })
+    }
+
+    /// Read-only: answers the text back and logs `echo <text>` (so tests count server calls).
+    #[tool(annotations(
+        read_only_hint = true,
+        destructive_hint = false,
+        idempotent_hint = true,
+        open_world_hint = false
+    ))]
+    async fn echo(&self, Parameters(p): Parameters<TextParams>) -> Json<Echoed> {
+        log(&format!("echo {}", p.text));
+        Json(Echoed {
+            text: p.text,
+            pid: std::process::id(),
+        })
+    }
+
+    /// Not read-only: logs `note <text>`.
+    #[tool(annotations(
+        read_only_hint = false,
+        destructive_hint = false,
+        idempotent_hint = false,
+        open_world_hint = false
+    ))]
+    async fn note(&self, Parameters(p): Parameters<TextParams>) -> Json<Echoed> {
+        log(&format!("note {}", p.text));
+        Json(Echoed {
+            text: p.text,
             pid: std::process::id(),
         })
     }

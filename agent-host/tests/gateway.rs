@@ -6,13 +6,10 @@ mod common;
 
 use common::*;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::Duration;
 
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 fn config(dir: &Path) -> PathBuf {
     let path = dir.join("host.json");
@@ -22,48 +19,11 @@ fn config(dir: &Path) -> PathBuf {
     path
 }
 
-struct Served {
-    _child: tokio::process::Child,
-    base: String,
-}
-
 async fn serve_http(cfg: &Path, extra: &[&str]) -> Served {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sophia-host"))
-        .arg("--config")
-        .arg(cfg)
-        .args([
-            "serve",
-            "--transport",
-            "http",
-            "--bind",
-            "127.0.0.1:0",
-            "--workflows",
-        ])
-        .arg(repo().join("workflows"))
-        .args(extra)
-        .env("SOPHIA_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let base = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                return format!("http://{}", rest.split_whitespace().next().unwrap());
-            }
-        }
-        panic!("the gateway exited before listening")
-    })
-    .await
-    .unwrap();
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Served {
-        _child: child,
-        base,
-    }
+    let workflows = repo().join("workflows");
+    let mut args = vec!["--workflows", workflows.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    serve_gateway(cfg, &args, &[]).await
 }
 
 async fn call(

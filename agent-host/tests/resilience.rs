@@ -7,19 +7,12 @@
 mod common;
 
 use common::*;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use sophia_host::config::HostConfig;
 use sophia_host::hub::{HostError, Hub};
-
-fn flaky_bin() -> PathBuf {
-    built(
-        target_dir().join("examples").join("flaky_server"),
-        &["-p", "sophia-host", "--example", "flaky_server"],
-    )
-}
 
 async fn hub(dir: &Path, timeout_s: f64) -> Hub {
     let cfg = HostConfig::parse(

@@ -338,4 +338,50 @@ mod tests {
         assert!(open.authorized(&headers(&[])));
         assert!(!format!("{g:?}").contains("s3cret"));
     }
+
+    struct OneClient;
+
+    impl ClientAuth for OneClient {
+        fn authenticate(&self, bearer: &str) -> Option<ClientId> {
+            (bearer == "c-token").then(|| ClientId("c".into()))
+        }
+        fn admit(&self, _: &ClientId) -> Result<(), Duration> {
+            Err(Duration::from_millis(1500))
+        }
+    }
+
+    #[test]
+    fn client_tokens_beside_the_shared_one() {
+        let g = HttpGuard::with_clients(
+            "0.0.0.0:9000".parse().unwrap(),
+            Some("shared".into()),
+            Some(Arc::new(OneClient)),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            g.authenticate(&headers(&[("authorization", "Bearer shared")])),
+            Auth::SharedToken
+        );
+        assert_eq!(
+            g.authenticate(&headers(&[("authorization", "Bearer c-token")])),
+            Auth::Client(ClientId("c".into()))
+        );
+        assert_eq!(
+            g.authenticate(&headers(&[("authorization", "Bearer other")])),
+            Auth::Denied
+        );
+        assert_eq!(g.authenticate(&headers(&[])), Auth::Denied);
+        assert!(g.admit(&ClientId("c".into())).is_err());
+        // A clients file alone is enough to listen beyond loopback; it also closes loopback.
+        let only = HttpGuard::with_clients(
+            "0.0.0.0:9000".parse().unwrap(),
+            None,
+            Some(Arc::new(OneClient)),
+            &[],
+        )
+        .unwrap();
+        assert!(only.token_required());
+        assert_eq!(only.authenticate(&headers(&[])), Auth::Denied);
+    }
 }

@@ -57,3 +57,65 @@ pub fn memory_bin() -> PathBuf {
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
+
+/// A `sophia-host serve --transport http` child on a free port; killed on drop.
+pub struct Served {
+    pub child: tokio::process::Child,
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    /// What it wrote to stderr so far.
+    pub stderr: std::sync::Arc<Mutex<String>>,
+}
+
+/// `sophia-host --config CFG serve --transport http --bind 127.0.0.1:0 EXTRA...`, once it listens.
+pub async fn serve_gateway(cfg: &Path, extra: &[&str], env: &[(&str, &str)]) -> Served {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sophia-host"))
+        .arg("--config")
+        .arg(cfg)
+        .args(["serve", "--transport", "http", "--bind", "127.0.0.1:0"])
+        .args(extra)
+        .env("SOPHIA_LOG", "info")
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let log = std::sync::Arc::new(Mutex::new(String::new()));
+    let base = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            log.lock().unwrap().push_str(&format!("{line}\n"));
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                return format!("http://{}", rest.split_whitespace().next().unwrap());
+            }
+        }
+        panic!(
+            "the gateway exited before listening:\n{}",
+            log.lock().unwrap()
+        )
+    })
+    .await
+    .unwrap();
+    let sink = log.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            sink.lock().unwrap().push_str(&format!("{line}\n"));
+        }
+    });
+    Served {
+        child,
+        base,
+        stderr: log,
+    }
+}
+
+/// The test fixture server (`examples/flaky_server.rs`).
+pub fn flaky_bin() -> PathBuf {
+    built(
+        target_dir().join("examples").join("flaky_server"),
+        &["-p", "sophia-host", "--example", "flaky_server"],
+    )
+}
