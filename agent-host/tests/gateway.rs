@@ -142,3 +142,88 @@ async fn over_stdio_read_only_leaves_only_reading_tools() {
     assert!(hidden.is_err());
     client.cancel().await.unwrap();
 }
+
+/// The README's Claude Desktop setup: one entry, `sophia-host serve --config
+/// claude_desktop_config.example.json`, offers every tool of all six servers (placeholder
+/// credentials are enough to list them; no server calls its vendor to start) and every bundled
+/// workflow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_stdio_entry_offers_every_sophia_tool_and_workflow() {
+    const SERVERS: [&str; 6] = [
+        "sophia-memory",
+        "sophia-slack",
+        "sophia-linear",
+        "sophia-hubspot",
+        "sophia-gong",
+        "sophia-snowflake",
+    ];
+    let bins = sibling_bins(&SERVERS);
+    let dir = tempfile::tempdir().unwrap();
+    let example = repo().join("claude_desktop_config.example.json");
+    let wf = repo().join("workflows");
+    let data = dir.path().to_str().unwrap();
+    let client = mcp_core::testing::spawn_stdio(
+        Path::new(env!("CARGO_BIN_EXE_sophia-host")),
+        &[
+            "--config",
+            example.to_str().unwrap(),
+            "serve",
+            "--workflows",
+            wf.to_str().unwrap(),
+        ],
+        // sophia-memory keeps its default store under XDG_DATA_HOME: a temporary one here.
+        &[("XDG_DATA_HOME", data), ("SOPHIA_EMBEDDER", "none")],
+    )
+    .await
+    .unwrap();
+    let offered: std::collections::BTreeSet<String> = client
+        .list_all_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(&example).unwrap()).unwrap();
+    let mut expected = std::collections::BTreeSet::new();
+    for server in SERVERS {
+        // What the server itself lists, with the flags the example config gives it.
+        let entry = &config["mcpServers"][server];
+        let args: Vec<String> = entry["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_string())
+            .collect();
+        let out = std::process::Command::new(bins.join(server))
+            .args(&args)
+            .arg("--print-tools")
+            .envs(
+                entry["env"]
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string())),
+            )
+            .env("XDG_DATA_HOME", data)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{server} --print-tools failed");
+        let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let tools = listed["tools"].as_array().unwrap();
+        assert!(!tools.is_empty(), "{server}");
+        for t in tools {
+            expected.insert(format!("{server}__{}", t["name"].as_str().unwrap()));
+        }
+    }
+    for f in std::fs::read_dir(&wf).unwrap() {
+        let path = f.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            let w: Value =
+                yaml_serde::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            expected.insert(format!("workflow__{}", w["name"].as_str().unwrap()));
+        }
+    }
+    assert_eq!(offered, expected);
+    client.cancel().await.unwrap();
+}
