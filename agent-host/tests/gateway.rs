@@ -183,8 +183,7 @@ async fn one_stdio_entry_offers_every_sophia_tool_and_workflow() {
         .into_iter()
         .map(|t| t.name.to_string())
         .collect();
-    let config: Value =
-        serde_json::from_str(&std::fs::read_to_string(&example).unwrap()).unwrap();
+    let config: Value = serde_json::from_str(&std::fs::read_to_string(&example).unwrap()).unwrap();
     let mut expected = std::collections::BTreeSet::new();
     for server in SERVERS {
         // What the server itself lists, with the flags the example config gives it.
@@ -219,8 +218,7 @@ async fn one_stdio_entry_offers_every_sophia_tool_and_workflow() {
     for f in std::fs::read_dir(&wf).unwrap() {
         let path = f.unwrap().path();
         if path.extension().is_some_and(|e| e == "yaml") {
-            let w: Value =
-                yaml_serde::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let w: Value = yaml_serde::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
             expected.insert(format!("workflow__{}", w["name"].as_str().unwrap()));
         }
     }

@@ -177,16 +177,7 @@ pub fn cents(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let m = m as i64;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
+pub use mcp_core::time::days_from_civil;
 
 /// `YYYY-MM-DD` (optionally followed by a time, which is ignored) → days since the epoch.
 pub fn parse_date(text: &str) -> Option<i64> {

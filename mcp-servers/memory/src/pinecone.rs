@@ -1517,7 +1517,7 @@ pub fn parse_iso8601(s: &str) -> Result<f64, String> {
     if i != b.len() {
         return Err(bad());
     }
-    Ok(days_from_civil(y, mo, d) as f64 * 86_400.0 + secs)
+    Ok(mcp_core::time::days_from_civil(y, mo as u32, d as u32) as f64 * 86_400.0 + secs)
 }
 
 fn is_leap(y: i64) -> bool {
@@ -1531,17 +1531,6 @@ fn days_in_month(y: i64, m: i64) -> i64 {
         4 | 6 | 9 | 11 => 30,
         _ => 31,
     }
-}
-
-/// Days since 1970-01-01 (Howard Hinnant's days_from_civil).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

@@ -133,25 +133,12 @@ fn timestamp_tz(raw: &str, scale: u32) -> Option<Value> {
 
 /// Days since 1970-01-01 → `YYYY-MM-DD` (proleptic Gregorian; H. Hinnant's civil_from_days).
 pub fn iso_date(days: i64) -> String {
-    let (y, m, d) = civil(days);
+    let (y, m, d) = mcp_core::time::civil_from_days(days);
     if (0..=9999).contains(&y) {
         format!("{y:04}-{m:02}-{d:02}")
     } else {
         format!("{y}-{m:02}-{d:02}")
     }
-}
-
-fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 fn time_of_day(nanos: i128, scale: u32) -> String {
