@@ -360,6 +360,19 @@ async fn each_client_sees_and_calls_only_its_tools() {
             .map(String::from)
         )
     );
+    // The same over legacy SSE: the token on each POST names the client.
+    let mut sse = mcp_core::testing::SseClient::connect(&s.served.base, Some(READER))
+        .await
+        .unwrap();
+    sse.initialize().await.unwrap();
+    let listed = sse.request("tools/list", json!({})).await.unwrap();
+    let over_sse: BTreeSet<String> = listed["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(over_sse, names(&reader).await);
     let all = names(&writer).await;
     for t in [
         "flaky__note",

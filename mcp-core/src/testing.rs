@@ -121,6 +121,8 @@ impl HttpChild {
 pub struct SseClient {
     http: reqwest::Client,
     post_url: String,
+    /// Sent on the GET and on every POST, as a client does.
+    token: Option<String>,
     events: mpsc::Receiver<(String, String)>,
     next_id: i64,
     /// Messages received that were not the response being waited for (notifications).
@@ -184,6 +186,7 @@ impl SseClient {
         Ok(Self {
             http,
             post_url,
+            token: token.map(str::to_string),
             events,
             next_id: 0,
             other: Vec::new(),
@@ -198,7 +201,11 @@ impl SseClient {
 
     /// POST one message; returns the HTTP status.
     pub async fn post(&self, message: &Value) -> Result<u16, TestError> {
-        let r = self.http.post(&self.post_url).json(message).send().await?;
+        let mut req = self.http.post(&self.post_url).json(message);
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        let r = req.send().await?;
         Ok(r.status().as_u16())
     }
 
