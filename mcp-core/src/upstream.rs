@@ -30,6 +30,64 @@ impl Default for RetryPolicy {
     }
 }
 
+/// Spaces request starts by a fixed interval, whatever the concurrency: each caller reserves the
+/// next free slot and sleeps until it (the lock is never held while sleeping). For vendors that
+/// document a request rate (HubSpot's 5 searches/s, Gong's 3 calls/s).
+#[derive(Debug)]
+pub struct Pacer {
+    interval: Duration,
+    next: tokio::sync::Mutex<tokio::time::Instant>,
+}
+
+/// The caller's cancellation token fired while it waited for a slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PaceCancelled;
+
+impl Pacer {
+    /// At most `per_second` request starts per second; zero, negative or not finite = unpaced.
+    pub fn per_second(per_second: f64) -> Self {
+        let interval = if per_second.is_finite() && per_second > 0.0 {
+            Duration::from_secs_f64(1.0 / per_second)
+        } else {
+            Duration::ZERO
+        };
+        Self {
+            interval,
+            next: tokio::sync::Mutex::new(tokio::time::Instant::now()),
+        }
+    }
+
+    /// Wait for the next slot, or until `ct` is cancelled.
+    pub async fn acquire(
+        &self,
+        ct: &tokio_util::sync::CancellationToken,
+    ) -> Result<(), PaceCancelled> {
+        if ct.is_cancelled() {
+            return Err(PaceCancelled);
+        }
+        if self.interval.is_zero() {
+            return Ok(());
+        }
+        let (slot, now) = {
+            let mut next = self.next.lock().await;
+            let now = tokio::time::Instant::now();
+            let slot = (*next).max(now);
+            *next = slot + self.interval;
+            (slot, now)
+        };
+        // A free slot goes at once: tokio's timer would round even an elapsed deadline up to its
+        // next 1 ms tick.
+        if slot <= now {
+            return Ok(());
+        }
+        tokio::select! {
+            biased;
+            _ = ct.cancelled() => Err(PaceCancelled),
+            _ = tokio::time::sleep_until(slot) => Ok(()),
+        }
+    }
+}
+
 /// Build the `reqwest::Client` for a server: connect and total timeouts, our user agent.
 pub fn build_client(
     server_name: &str,
@@ -156,6 +214,47 @@ mod tests {
     use axum::{Router, http::StatusCode as S, response::IntoResponse, routing::any};
 
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn pacer_spaces_starts_and_stops_on_cancel() {
+        let ct = tokio_util::sync::CancellationToken::new();
+        let pacer = std::sync::Arc::new(Pacer::per_second(4.0));
+        let t0 = tokio::time::Instant::now();
+        // Eight concurrent callers: starts at 0, 0.25, … 1.75 s, whatever the order.
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let (p, ct) = (pacer.clone(), ct.clone());
+                tokio::spawn(async move {
+                    p.acquire(&ct).await.unwrap();
+                    t0.elapsed()
+                })
+            })
+            .collect();
+        let mut starts = Vec::new();
+        for t in tasks {
+            starts.push(t.await.unwrap());
+        }
+        starts.sort();
+        let want: Vec<Duration> = (0..8).map(|i| Duration::from_millis(250 * i)).collect();
+        assert_eq!(starts, want);
+        // A waiter whose call is cancelled gives up at once.
+        let waiting = {
+            let (p, ct) = (pacer.clone(), ct.clone());
+            tokio::spawn(async move { p.acquire(&ct).await })
+        };
+        tokio::task::yield_now().await;
+        ct.cancel();
+        assert_eq!(waiting.await.unwrap(), Err(PaceCancelled));
+        // Unpaced: never waits.
+        let free = Pacer::per_second(0.0);
+        let t1 = tokio::time::Instant::now();
+        for _ in 0..100 {
+            free.acquire(&tokio_util::sync::CancellationToken::new())
+                .await
+                .unwrap();
+        }
+        assert_eq!(t1.elapsed(), Duration::ZERO);
+    }
 
     /// A fake upstream answering the scripted statuses in order, then 200.
     async fn fake(script: Vec<(u16, Option<&'static str>)>) -> (String, Arc<AtomicUsize>) {

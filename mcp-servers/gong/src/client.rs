@@ -40,12 +40,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use mcp_core::upstream::{RetryPolicy, SendError, build_client, retry_after, send_with_retry};
+use mcp_core::upstream::{
+    Pacer, RetryPolicy, SendError, build_client, retry_after, send_with_retry,
+};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
-use tokio::sync::Mutex;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// Service name used in tool errors.
@@ -117,56 +117,13 @@ impl GongError {
     }
 }
 
-/// A shared limiter: request starts are spaced by `1 / rate` seconds, whatever the concurrency.
-struct Limiter {
-    interval: Duration,
-    next: Mutex<Instant>,
-}
-
-impl Limiter {
-    fn new(per_second: f64) -> Self {
-        let per_second = if per_second.is_finite() && per_second > 0.0 {
-            per_second
-        } else {
-            DEFAULT_REQUESTS_PER_SECOND
-        };
-        Self {
-            interval: Duration::from_secs_f64(1.0 / per_second),
-            next: Mutex::new(Instant::now()),
-        }
-    }
-
-    async fn acquire(&self, ct: &CancellationToken) -> Result<(), GongError> {
-        if ct.is_cancelled() {
-            return Err(GongError::Cancelled);
-        }
-        let (slot, now) = {
-            let mut next = self.next.lock().await;
-            let now = Instant::now();
-            let slot = (*next).max(now);
-            *next = slot + self.interval;
-            (slot, now)
-        };
-        // A free slot goes at once: tokio's timer would round even an elapsed deadline up to its
-        // next 1 ms tick.
-        if slot <= now {
-            return Ok(());
-        }
-        tokio::select! {
-            biased;
-            _ = ct.cancelled() => Err(GongError::Cancelled),
-            _ = tokio::time::sleep_until(slot) => Ok(()),
-        }
-    }
-}
-
 struct Inner {
     http: reqwest::Client,
     base: String,
     key: Option<SecretString>,
     secret: Option<SecretString>,
     retry: RetryPolicy,
-    limiter: Limiter,
+    limiter: Pacer,
     requests: AtomicU64,
 }
 
@@ -208,7 +165,14 @@ impl GongClient {
                 key,
                 secret,
                 retry,
-                limiter: Limiter::new(requests_per_second),
+                // A rate that is not a positive number falls back to Gong's documented 3/s.
+                limiter: Pacer::per_second(
+                    if requests_per_second.is_finite() && requests_per_second > 0.0 {
+                        requests_per_second
+                    } else {
+                        DEFAULT_REQUESTS_PER_SECOND
+                    },
+                ),
                 requests: AtomicU64::new(0),
             }),
         })
@@ -283,7 +247,11 @@ impl GongClient {
             .secret
             .as_ref()
             .ok_or(GongError::MissingCredential("GONG_ACCESS_KEY_SECRET"))?;
-        self.inner.limiter.acquire(ct).await?;
+        self.inner
+            .limiter
+            .acquire(ct)
+            .await
+            .map_err(|_| GongError::Cancelled)?;
         let http = &self.inner.http;
         let requests = &self.inner.requests;
         // Every request here reads (GET, or one of the two read-only POST listings), so 429 and

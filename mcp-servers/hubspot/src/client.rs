@@ -43,7 +43,7 @@
 use std::time::Duration;
 
 use mcp_core::ToolError;
-use mcp_core::upstream::{RetryPolicy, SendError, send_with_retry};
+use mcp_core::upstream::{Pacer, RetryPolicy, SendError, send_with_retry};
 use reqwest::Method;
 use reqwest::header::{AUTHORIZATION, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
@@ -66,28 +66,7 @@ pub struct HubSpotClient {
     auth: Option<HeaderValue>,
     retry: RetryPolicy,
     /// Spacing of search requests (HubSpot allows 5 search requests per second per account).
-    search_pacer: std::sync::Arc<tokio::sync::Mutex<Pacer>>,
-}
-
-/// Keeps search requests at least `interval` apart, across every call of the process.
-#[derive(Debug)]
-pub struct Pacer {
-    interval: Duration,
-    next: Option<tokio::time::Instant>,
-}
-
-impl Pacer {
-    /// `per_second` requests per second at most; 0 = unpaced.
-    pub fn new(per_second: u32) -> Self {
-        Self {
-            interval: if per_second == 0 {
-                Duration::ZERO
-            } else {
-                Duration::from_secs(1) / per_second
-            },
-            next: None,
-        }
-    }
+    search_pacer: std::sync::Arc<Pacer>,
 }
 
 impl std::fmt::Debug for HubSpotClient {
@@ -134,30 +113,13 @@ impl HubSpotClient {
             token,
             auth,
             retry,
-            search_pacer: std::sync::Arc::new(tokio::sync::Mutex::new(Pacer::new(
-                search_per_second,
-            ))),
+            search_pacer: std::sync::Arc::new(Pacer::per_second(f64::from(search_per_second))),
         })
     }
 
     /// Wait for the next search slot (or the cancellation).
     async fn pace_search(&self, ct: &CancellationToken) -> Result<(), ToolError> {
-        let mut pacer = self.search_pacer.lock().await;
-        if pacer.interval.is_zero() {
-            return Ok(());
-        }
-        let now = tokio::time::Instant::now();
-        if let Some(next) = pacer.next
-            && next > now
-        {
-            tokio::select! {
-                _ = tokio::time::sleep_until(next) => {}
-                _ = ct.cancelled() => return Err(cancelled()),
-            }
-        }
-        let start = tokio::time::Instant::now();
-        pacer.next = Some(start + pacer.interval);
-        Ok(())
+        self.search_pacer.acquire(ct).await.map_err(|_| cancelled())
     }
 
     /// The API base URL.
