@@ -29,7 +29,10 @@ pub enum ToolError {
         detail: String,
     },
     /// The upstream kept rate limiting after our retries.
-    #[error("{service} is rate limiting requests; retry after {}s", retry_after.map(|d| d.as_secs()).unwrap_or(30))]
+    #[error("{service} is rate limiting requests; {}", match retry_after {
+        Some(d) => format!("retry after {}s", d.as_secs().max(1)),
+        None => "retry later (it did not say when)".to_string(),
+    })]
     RateLimited {
         service: &'static str,
         retry_after: Option<Duration>,
@@ -44,6 +47,9 @@ pub enum ToolError {
     /// The operation is refused by configuration (read-only, allow-lists).
     #[error("not allowed: {0}")]
     Forbidden(String),
+    /// The client cancelled the call before it finished.
+    #[error("the call was cancelled")]
+    Cancelled,
     /// A bug or a local failure (database, I/O) that the caller cannot fix.
     #[error("internal error: {0}")]
     Internal(String),
@@ -95,5 +101,14 @@ mod tests {
             e.to_string(),
             "Gong is rate limiting requests; retry after 7s"
         );
+        let e = ToolError::RateLimited {
+            service: "Gong",
+            retry_after: None,
+        };
+        assert_eq!(
+            e.to_string(),
+            "Gong is rate limiting requests; retry later (it did not say when)"
+        );
+        assert_eq!(ToolError::Cancelled.to_string(), "the call was cancelled");
     }
 }

@@ -111,7 +111,7 @@ impl GongError {
                 detail: e.to_string(),
                 retryable: true,
             },
-            GongError::Cancelled => ToolError::Internal("the call was cancelled".into()),
+            GongError::Cancelled => ToolError::Cancelled,
             GongError::Refused(what) => ToolError::Forbidden(what),
         }
     }

@@ -352,11 +352,7 @@ impl HubSpotClient {
 
 /// The error a cancelled call ends with.
 pub fn cancelled() -> ToolError {
-    ToolError::Upstream {
-        service: SERVICE,
-        detail: "the call was cancelled".into(),
-        retryable: false,
-    }
+    ToolError::Cancelled
 }
 
 /// An answer that does not have the documented shape.

@@ -95,11 +95,7 @@ pub async fn fetch_all<T: DeserializeOwned>(
     let mut after: Option<String> = None;
     for _ in 0..MAX_PAGES {
         if ct.is_cancelled() {
-            return Err(ToolError::Upstream {
-                service: crate::client::SERVICE,
-                detail: "the call was cancelled".into(),
-                retryable: false,
-            });
+            return Err(ToolError::Cancelled);
         }
         let mut vars = json!({ "first": PAGE, "after": after });
         if let Some(f) = &filter {

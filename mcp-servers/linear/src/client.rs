@@ -314,11 +314,7 @@ impl LinearClient {
 }
 
 fn cancelled() -> ToolError {
-    ToolError::Upstream {
-        service: SERVICE,
-        detail: "the call was cancelled".into(),
-        retryable: false,
-    }
+    ToolError::Cancelled
 }
 
 /// Turn one HTTP answer into `data` or a failure, by GraphQL error code first.

@@ -36,11 +36,7 @@ pub fn to_tool(e: SlackError, about: Subject<'_>) -> ToolError {
             service: SERVICE,
             variable: kind.variable(),
         },
-        SlackError::Cancelled => ToolError::Upstream {
-            service: SERVICE,
-            detail: "the call was cancelled".into(),
-            retryable: true,
-        },
+        SlackError::Cancelled => ToolError::Cancelled,
         SlackError::Malformed(detail) => ToolError::Upstream {
             service: SERVICE,
             detail: format!("malformed answer: {detail}"),

@@ -392,8 +392,9 @@ async fn slack_error_codes_become_actionable_tool_errors() {
             &["set SLACK_USER_TOKEN"],
         ),
         (
+            // No Retry-After on an HTTP 200 `ratelimited`: no invented wait either.
             Fault::Api("ratelimited", json!({})),
-            &["rate limiting", "retry after"],
+            &["rate limiting", "retry later"],
         ),
         (
             Fault::Api("fatal_error", json!({})),
