@@ -961,3 +961,57 @@ async fn a_wrong_argument_is_refused_before_any_vendor_is_asked() {
         BTreeMap::from([("gong", 0), ("hubspot", 0), ("linear", 0), ("slack", 0)])
     );
 }
+
+/// Days since 1970-01-01 of a `YYYY-MM-DD…` date (Howard Hinnant's days_from_civil).
+fn days_of(date: &str) -> i64 {
+    let (y, m, d): (i64, i64, i64) = (
+        date[0..4].parse().unwrap(),
+        date[5..7].parse().unwrap(),
+        date[8..10].parse().unwrap(),
+    );
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468
+}
+
+/// Without `as_of` the window ends with today (UTC): `--dry-run` shows the arguments the first
+/// call would get, and calls nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn as_of_defaults_to_today() {
+    let vendors = Vendors::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = host_config(dir.path(), &vendors);
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        / 86_400;
+    let out = host(
+        &config,
+        &["run", "workflows/sales-call-review.yaml", "--dry-run"],
+    )
+    .await;
+    let after = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        / 86_400;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let args = &plan["steps"][0]["args"];
+    let (from, to) = (args["from"].as_str().unwrap(), args["to"].as_str().unwrap());
+    assert!(
+        from.ends_with("T00:00:00Z") && to.ends_with("T00:00:00Z"),
+        "{args}"
+    );
+    // to = the start of tomorrow; from = 7 days (the default) before the start of today.
+    assert!((before + 1..=after + 1).contains(&days_of(to)), "{args}");
+    assert_eq!(days_of(to) - days_of(from), 8, "{args}");
+    assert_eq!(vendors.requests()["gong"], 0);
+}
