@@ -372,15 +372,15 @@ async fn bundled_business_workflows_fit_the_servers_they_call() {
     for (file, inputs) in [
         (
             "sales-call-review.yaml",
-            json!({"from": "2026-11-01", "to": "2026-11-08"}),
+            json!({"days": 7, "as_of": "2026-11-08"}),
         ),
         (
             "pipeline-insights.yaml",
-            json!({"close_from": "2026-12-01", "close_to": "2026-12-31", "calls_since": "2026-11-13"}),
+            json!({"close_from": "2026-12-01", "close_to": "2026-12-31", "as_of": "2026-11-27"}),
         ),
         (
             "customer-health.yaml",
-            json!({"domain": "acme.com", "since": "2026-10-01"}),
+            json!({"domain": "acme.com", "as_of": "2026-11-27"}),
         ),
     ] {
         let wf = Workflow::load(&repo().join("workflows").join(file)).unwrap();

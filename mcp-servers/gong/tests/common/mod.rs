@@ -38,8 +38,10 @@ use sophia_gong::{GongConfig, GongServer};
 pub const KEY: &str = "GONGKEY7Q2ZP4LX";
 pub const SECRET: &str = "gong-secret-eyJhbGciOi-9f8e7d6c5b4a";
 
+/// The server binary: Cargo names it for this crate's own tests; another package that includes
+/// this fake (sophia-host's workflow tests) finds the binaries itself.
 pub fn bin() -> std::path::PathBuf {
-    std::path::PathBuf::from(env!("CARGO_BIN_EXE_sophia-gong"))
+    std::path::PathBuf::from(option_env!("CARGO_BIN_EXE_sophia-gong").unwrap_or("sophia-gong"))
 }
 
 /// A scripted failure for the next request to one path.

@@ -58,8 +58,10 @@ pub const READ_TOOLS: &[&str] = &[
     "property_list",
 ];
 
+/// The server binary: Cargo names it for this crate's own tests; another package that includes
+/// this fake (sophia-host's workflow tests) finds the binaries itself.
 pub fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_sophia-hubspot"))
+    PathBuf::from(option_env!("CARGO_BIN_EXE_sophia-hubspot").unwrap_or("sophia-hubspot"))
 }
 
 #[derive(Clone, Debug)]
@@ -526,6 +528,29 @@ impl FakeState {
         }
     }
 
+    /// Search through associations
+    /// (<https://developers.hubspot.com/docs/guides/api/crm/search#search-through-associations>):
+    /// the pseudo-property `associations.<type>` (singular: `company`, `contact`, `deal`,
+    /// `ticket`) with `EQ` and a record id keeps records associated with that record (in either
+    /// direction). `None` for any other property.
+    fn associated(&self, ty: &str, id: u64, f: &Value) -> Option<bool> {
+        let other = f["propertyName"].as_str()?.strip_prefix("associations.")?;
+        let other = match other {
+            "company" => "companies".to_string(),
+            o => format!("{o}s"),
+        };
+        let Some(target) = f["value"].as_str().and_then(|v| v.parse::<u64>().ok()) else {
+            return Some(false);
+        };
+        if f["operator"].as_str() != Some("EQ") {
+            return Some(false);
+        }
+        Some(self.associations.iter().any(|(ft, fi, tt, ti, _)| {
+            (ft == ty && *fi == id && *tt == other && *ti == target)
+                || (ft == &other && *fi == target && tt == ty && *ti == id)
+        }))
+    }
+
     fn search(&self, ty: &str, body: &Value) -> Response {
         let limit = body["limit"].as_u64().unwrap_or(10) as usize;
         if limit > 200 {
@@ -559,11 +584,10 @@ impl FakeState {
             .filter(|(id, o)| {
                 groups.is_empty()
                     || groups.iter().any(|g| {
-                        g["filters"]
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .all(|f| Self::matches(o, **id, f))
+                        g["filters"].as_array().into_iter().flatten().all(|f| {
+                            self.associated(ty, **id, f)
+                                .unwrap_or_else(|| Self::matches(o, **id, f))
+                        })
                     })
             })
             .filter(|(_, o)| {

@@ -546,10 +546,32 @@ async fn handle(
                 .unwrap_or(20)
                 .min(100);
             let page: usize = arg("page").and_then(|c| c.parse().ok()).unwrap_or(1).max(1);
+            // Slack's date modifiers (https://slack.com/help/articles/202528808): `after:DAY`
+            // keeps messages of later days, `before:DAY` of earlier days; the other words are
+            // matched as one text.
+            let mut after: Option<String> = None;
+            let mut before: Option<String> = None;
+            let mut words = Vec::new();
+            for w in query.split_whitespace() {
+                if let Some(d) = w.strip_prefix("after:") {
+                    after = Some(d.to_string());
+                } else if let Some(d) = w.strip_prefix("before:") {
+                    before = Some(d.to_string());
+                } else {
+                    words.push(w);
+                }
+            }
+            let text_query = words.join(" ");
             let mut all = Vec::new();
             for c in &st.channels {
                 for m in st.history.get(&c.id).cloned().unwrap_or_default() {
-                    if m.text.to_lowercase().contains(&query) {
+                    let day = utc_day(&m.ts);
+                    if after.as_ref().is_some_and(|a| day.as_str() <= a.as_str())
+                        || before.as_ref().is_some_and(|b| day.as_str() >= b.as_str())
+                    {
+                        continue;
+                    }
+                    if m.text.to_lowercase().contains(&text_query) {
                         all.push(json!({
                             "iid": format!("iid-{}", m.ts), "team": "T0FAKE01", "type": "message",
                             "channel": {"id": c.id, "name": c.name, "is_private": c.private, "is_mpim": false},
@@ -676,6 +698,26 @@ async fn handle(
 }
 
 /// A retry policy fast enough for tests (Retry-After is capped at 50 ms).
+/// The UTC day (YYYY-MM-DD) of a Slack `ts` ("1714500000.000100").
+fn utc_day(ts: &str) -> String {
+    let secs: i64 = ts
+        .split('.')
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+    let z = secs.div_euclid(86_400) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
 pub fn fast_retry() -> RetryPolicy {
     RetryPolicy {
         max_attempts: 4,
@@ -742,6 +784,8 @@ pub fn text(r: &CallToolResult) -> String {
 }
 
 /// The built binary.
+/// The server binary: Cargo names it for this crate's own tests; another package that includes
+/// this fake (sophia-host's workflow tests) finds the binaries itself.
 pub fn bin() -> std::path::PathBuf {
-    std::path::PathBuf::from(env!("CARGO_BIN_EXE_sophia-slack"))
+    std::path::PathBuf::from(option_env!("CARGO_BIN_EXE_sophia-slack").unwrap_or("sophia-slack"))
 }
