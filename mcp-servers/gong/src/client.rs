@@ -117,6 +117,19 @@ impl GongError {
     }
 }
 
+tokio::task_local! {
+    /// Requests sent by the current tool call, when it asked (see [`count_requests`]).
+    static CALL_REQUESTS: Arc<AtomicU64>;
+}
+
+/// Run `work`, counting the requests it sends to Gong (retries included). Concurrent calls
+/// on the same client each count their own.
+pub async fn count_requests<F: std::future::Future>(work: F) -> (F::Output, u64) {
+    let counter = Arc::new(AtomicU64::new(0));
+    let out = CALL_REQUESTS.scope(counter.clone(), work).await;
+    (out, counter.load(Ordering::Relaxed))
+}
+
 struct Inner {
     http: reqwest::Client,
     base: String,
@@ -259,6 +272,7 @@ impl GongClient {
         let sent = send_with_retry(
             || {
                 requests.fetch_add(1, Ordering::Relaxed);
+                let _ = CALL_REQUESTS.try_with(|c| c.fetch_add(1, Ordering::Relaxed));
                 build(http).basic_auth(key.expose_secret(), Some(secret.expose_secret()))
             },
             true,

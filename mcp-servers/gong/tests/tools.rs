@@ -891,3 +891,21 @@ async fn a_default_to_is_kept_in_the_cursor_so_pages_read_one_window() {
         .collect();
     assert_eq!(tos.len(), 1, "{tos:?}");
 }
+
+/// `scanned.requests` counts this call's requests only, also while another call scans at the
+/// same time on the same client (the workflows compare answers byte for byte).
+#[tokio::test]
+async fn concurrent_scans_each_count_their_own_requests() {
+    let fake = Fake::with(many_calls(12), vec![], 3).await;
+    fake.set_delay(Duration::from_millis(20));
+    let client = client_for(&fake).await;
+    let args =
+        json!({"from": "2024-05-01", "to": "2024-06-01", "keyword": "budget", "max_pages": 10});
+    let (a, b) = tokio::join!(
+        ok_call(&client, "call_search", args.clone()),
+        ok_call(&client, "call_search", args.clone())
+    );
+    assert_eq!(a["scanned"]["requests"], 8, "{a}");
+    assert_eq!(b["scanned"]["requests"], 8, "{b}");
+    assert_eq!(fake.log().len(), 16);
+}

@@ -812,6 +812,20 @@ impl GongServer {
         Parameters(p): Parameters<CallSearchParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<CallSearchOutput>, ToolError> {
+        // Requests are counted for this call only (concurrent calls share the client).
+        let (result, requests) = crate::client::count_requests(self.scan_calls(p, ctx)).await;
+        result.map(|Json(mut out)| {
+            out.scanned.requests = requests;
+            Json(out)
+        })
+    }
+
+    /// The body of `call_search`.
+    async fn scan_calls(
+        &self,
+        p: CallSearchParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<Json<CallSearchOutput>, ToolError> {
         let ct = ctx.ct.clone();
         let limit = limit(p.limit, 20, 100, "limit")?;
         let max_pages = crate::pager::limit(
@@ -850,7 +864,6 @@ impl GongServer {
             json!({ "exposedFields": { "parties": true } })
         };
         let progress = ctx.meta.get_progress_token();
-        let requests_before = self.client().requests_sent();
         let mut out = Collector::new(limit, self.budget(), 600);
         let mut scanned = Scanned {
             from: win.0.clone(),
@@ -1032,7 +1045,6 @@ impl GongServer {
                 break;
             }
         }
-        scanned.requests = self.client().requests_sent() - requests_before;
         Ok(Json(CallSearchOutput {
             truncated: next_cursor.is_some(),
             items: out.items,
