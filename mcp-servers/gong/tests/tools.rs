@@ -210,6 +210,13 @@ async fn search_continues_from_its_cursor_within_max_pages() {
 async fn search_by_domain_opportunity_and_keyword() {
     let mut calls = many_calls(4);
     calls.push(acme_call());
+    // A call linked to a HubSpot deal: the CRM object is a Deal, not an Opportunity.
+    let mut hub = gen_call(90, "hooli.com", "Hooli", "nothing");
+    hub.context = vec![json!({"system": "HubSpot", "objects": [
+        {"objectType": "Deal", "objectId": "9812345", "fields": [{"name": "dealname", "value": "Hooli renewal"}]}
+    ]})];
+    let hub_id = hub.id.clone();
+    calls.push(hub);
     let fake = Fake::with(calls, vec![], 100).await;
     let client = client_for(&fake).await;
     let window = |extra: Value| {
@@ -237,6 +244,13 @@ async fn search_by_domain_opportunity_and_keyword() {
     let v = ok_call(
         &client,
         "call_search",
+        window(json!({"opportunity_id": "9812345"})),
+    )
+    .await;
+    assert_eq!(ids(&v), [hub_id]);
+    let v = ok_call(
+        &client,
+        "call_search",
         window(json!({"keyword": "PRICING"})),
     )
     .await;
@@ -254,7 +268,7 @@ async fn search_by_domain_opportunity_and_keyword() {
             .contains("pricing is a problem")
     );
     assert_eq!(v["items"][0]["matched"], json!(["keyword"]));
-    assert_eq!(v["scanned"]["transcripts"], 5);
+    assert_eq!(v["scanned"]["transcripts"], 6);
     // Keyword and domain together: transcripts are fetched only for calls that passed the domain.
     let before = fake.log().len();
     let v = ok_call(

@@ -253,7 +253,7 @@ pub struct CallSearchParams {
     /// A participant's e-mail domain, e.g. acme.com
     #[serde(default)]
     pub email_domain: Option<String>,
-    /// CRM opportunity (deal) id, exact
+    /// CRM opportunity id (Salesforce Opportunity or HubSpot Deal), exact
     #[serde(default)]
     pub opportunity_id: Option<String>,
     /// Word or phrase said in the call (case-insensitive; scans transcripts)
@@ -930,8 +930,11 @@ impl GongServer {
                     matched.push("email_domain".to_string());
                 }
                 if let Some(o) = &opportunity {
+                    // Salesforce links an Opportunity; HubSpot's integration links a Deal.
                     let hit = crm.iter().any(|x| {
-                        x.object_type.eq_ignore_ascii_case("opportunity") && x.object_id == *o
+                        (x.object_type.eq_ignore_ascii_case("opportunity")
+                            || x.object_type.eq_ignore_ascii_case("deal"))
+                            && x.object_id == *o
                     });
                     if !hit {
                         continue;
