@@ -282,7 +282,8 @@ async fn call(hub: &Hub, tool: &str, arguments: Option<&str>) -> ExitCode {
 
 /// Load a workflow and turn `NAME=VALUE` pairs into its typed inputs.
 fn prepare(path: &std::path::Path, pairs: &[String]) -> Result<(Workflow, Value), WorkflowError> {
-    let workflow = Workflow::load(path)?;
+    let mut workflow = Workflow::load(path)?;
+    workflow.set_llm(env_llm());
     let mut given = serde_json::Map::new();
     for pair in pairs {
         let Some((name, raw)) = pair.split_once('=') else {
@@ -372,7 +373,7 @@ async fn ask(
     options: &sophia_host::ask::AskOptions,
     save: Option<&std::path::Path>,
 ) -> ExitCode {
-    let llm = match sophia_host::ask::LlmConfig::from_lookup(|k| std::env::var(k).ok()) {
+    let llm = match env_llm() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{NAME}: {e}");
@@ -435,5 +436,17 @@ fn load_workflows(dir: Option<&std::path::Path>) -> Result<Vec<Workflow>, Workfl
         .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
         .collect();
     paths.sort();
-    paths.iter().map(|p| Workflow::load(p)).collect()
+    paths
+        .iter()
+        .map(|p| {
+            let mut w = Workflow::load(p)?;
+            w.set_llm(env_llm());
+            Ok(w)
+        })
+        .collect()
+}
+
+/// The model of `ask` and of workflows' `llm` steps, from the environment.
+fn env_llm() -> Result<sophia_host::ask::LlmConfig, String> {
+    sophia_host::ask::LlmConfig::from_lookup(|k| std::env::var(k).ok())
 }
