@@ -454,11 +454,14 @@ async fn connect_one(entry: &ServerEntry) -> Result<(Client, Vec<Tool>), String>
                 .map_err(|e| format!("{url} did not initialize: {e}"))?
         }
         Transport::Sse => {
-            return Err(
-                "the legacy SSE client transport is not supported by the host yet; use the \
-                 server's Streamable HTTP endpoint (/mcp)"
-                    .into(),
-            );
+            let url = entry.url.clone().unwrap_or_default();
+            let headers = crate::sse_client::header_map(&entry.headers)?;
+            let transport = crate::sse_client::SseClientTransport::connect(&url, headers)
+                .await
+                .map_err(|e| e.to_string())?;
+            ().serve(transport)
+                .await
+                .map_err(|e| format!("{url} did not initialize: {e}"))?
         }
     };
     let tools = client

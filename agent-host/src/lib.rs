@@ -9,4 +9,5 @@ pub mod hub;
 pub mod jq;
 pub mod naming;
 pub mod schema_check;
+pub mod sse_client;
 pub mod workflow;
