@@ -279,14 +279,12 @@ pub async fn complete_prompt(
     });
     let mut quiet = Quiet;
     let work = complete(&client, llm, &body, &mut quiet);
-    let turn = tokio::time::timeout(timeout, work)
-        .await
-        .map_err(|_| {
-            AskError::Api(format!(
-                "no complete answer within {}s",
-                timeout.as_secs_f64()
-            ))
-        })??;
+    let turn = tokio::time::timeout(timeout, work).await.map_err(|_| {
+        AskError::Api(format!(
+            "no complete answer within {}s",
+            timeout.as_secs_f64()
+        ))
+    })??;
     Ok(Completion {
         text: turn.text,
         model: turn.model.unwrap_or_else(|| llm.model.clone()),

@@ -135,13 +135,116 @@ impl Gateway {
 
 impl ServerHandler for Gateway {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new(NAME, env!("CARGO_PKG_VERSION")))
-            .with_instructions(
-                "Every Sophia server behind one endpoint: tools are named server__tool; \
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .enable_prompts()
+                .build(),
+        )
+        .with_server_info(Implementation::new(NAME, env!("CARGO_PKG_VERSION")))
+        .with_instructions(
+            "Every Sophia server behind one endpoint: tools are named server__tool; \
                  workflow__<name> runs a bundled workflow.",
-            )
+        )
     }
+
+    // --- Resources and prompts of every server, namespaced by the hub (a self-contained block).
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListResourcesResult, ErrorData> {
+        Ok(rmcp::model::ListResourcesResult::with_all_items(
+            self.inner
+                .hub
+                .resources()
+                .iter()
+                .map(|r| r.as_listed())
+                .collect(),
+        ))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListResourceTemplatesResult, ErrorData> {
+        Ok(rmcp::model::ListResourceTemplatesResult::with_all_items(
+            self.inner
+                .hub
+                .resource_templates()
+                .iter()
+                .map(|t| t.as_listed())
+                .collect(),
+        ))
+    }
+
+    async fn read_resource(
+        &self,
+        request: rmcp::model::ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ReadResourceResponse, ErrorData> {
+        use crate::hub::HostError;
+        let read = self.inner.hub.read_resource(&request.uri);
+        let result = tokio::select! {
+            r = read => r,
+            _ = context.ct.cancelled() => {
+                return Err(ErrorData::internal_error("cancelled by the client", None));
+            }
+        };
+        match result {
+            Ok(r) => Ok(r.into()),
+            // -32602 for an unknown resource, as servers answer it.
+            Err(e @ HostError::UnknownResource(_)) => {
+                Err(ErrorData::invalid_params(e.to_string(), None))
+            }
+            Err(e) => Err(ErrorData::internal_error(e.to_string(), None)),
+        }
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListPromptsResult, ErrorData> {
+        Ok(rmcp::model::ListPromptsResult::with_all_items(
+            self.inner
+                .hub
+                .prompts()
+                .iter()
+                .map(|p| p.as_listed())
+                .collect(),
+        ))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: rmcp::model::GetPromptRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::GetPromptResponse, ErrorData> {
+        use crate::hub::HostError;
+        let get = self
+            .inner
+            .hub
+            .get_prompt(&request.name, request.arguments.clone());
+        let result = tokio::select! {
+            r = get => r,
+            _ = context.ct.cancelled() => {
+                return Err(ErrorData::internal_error("cancelled by the client", None));
+            }
+        };
+        match result {
+            Ok(r) => Ok(r.into()),
+            Err(e @ HostError::UnknownPrompt(_)) => {
+                Err(ErrorData::invalid_params(e.to_string(), None))
+            }
+            Err(e) => Err(ErrorData::internal_error(e.to_string(), None)),
+        }
+    }
+
+    // --- End of resources and prompts.
 
     async fn list_tools(
         &self,

@@ -30,9 +30,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// List every tool as server__tool, with each server's state.
+    /// List every tool as server__tool (and every resource and prompt, likewise named), with
+    /// each server's state.
     Tools {
-        /// The aggregated tools/list as JSON (with each server's state).
+        /// The aggregated tools, resources, resource templates and prompts as JSON (with each
+        /// server's state).
         #[arg(long)]
         json: bool,
     },
@@ -213,9 +215,22 @@ fn print(text: &str) {
 fn list(hub: &Hub, as_json: bool) -> ExitCode {
     if as_json {
         let tools: Vec<_> = hub.tools().iter().map(|t| t.as_listed()).collect();
+        let resources: Vec<_> = hub.resources().iter().map(|r| r.as_listed()).collect();
+        let templates: Vec<_> = hub
+            .resource_templates()
+            .iter()
+            .map(|t| t.as_listed())
+            .collect();
+        let prompts: Vec<_> = hub.prompts().iter().map(|p| p.as_listed()).collect();
         print(
-            &serde_json::to_string_pretty(&json!({"tools": tools, "servers": hub.status()}))
-                .unwrap_or_default(),
+            &serde_json::to_string_pretty(&json!({
+                "tools": tools,
+                "resources": resources,
+                "resourceTemplates": templates,
+                "prompts": prompts,
+                "servers": hub.status(),
+            }))
+            .unwrap_or_default(),
         );
         return ExitCode::SUCCESS;
     }
@@ -240,6 +255,35 @@ fn list(hub: &Hub, as_json: bool) -> ExitCode {
                 t.name,
                 if ro { "" } else { " (writes)" }
             ));
+        }
+        for r in hub.resources().iter().filter(|r| r.server == server) {
+            print(&format!("resource {}  {}", r.name, r.resource.uri));
+        }
+        for t in hub
+            .resource_templates()
+            .iter()
+            .filter(|t| t.server == server)
+        {
+            print(&format!(
+                "resource template {}  {}",
+                t.name, t.template.uri_template
+            ));
+        }
+        for p in hub.prompts().iter().filter(|p| p.server == server) {
+            let args: Vec<String> = p
+                .prompt
+                .arguments
+                .iter()
+                .flatten()
+                .map(|a| {
+                    if a.required == Some(true) {
+                        a.name.clone()
+                    } else {
+                        format!("[{}]", a.name)
+                    }
+                })
+                .collect();
+            print(&format!("prompt {}({})", p.name, args.join(", ")));
         }
     }
     ExitCode::SUCCESS

@@ -47,7 +47,9 @@ impl Drop for SseClientTransport {
 }
 
 /// Request headers from the configuration's `headers`.
-pub fn header_map(headers: &std::collections::BTreeMap<String, String>) -> Result<HeaderMap, String> {
+pub fn header_map(
+    headers: &std::collections::BTreeMap<String, String>,
+) -> Result<HeaderMap, String> {
     let mut map = HeaderMap::new();
     for (k, v) in headers {
         let name = HeaderName::from_bytes(k.as_bytes())
@@ -152,17 +154,18 @@ impl SseClientTransport {
                                 let _ = t.send(event.data);
                             }
                         }
-                        "message" => match serde_json::from_str::<ServerJsonRpcMessage>(&event.data)
-                        {
-                            Ok(m) => {
-                                if tx.send(m).await.is_err() {
-                                    return;
+                        "message" => {
+                            match serde_json::from_str::<ServerJsonRpcMessage>(&event.data) {
+                                Ok(m) => {
+                                    if tx.send(m).await.is_err() {
+                                        return;
+                                    }
+                                }
+                                Err(e) => {
+                                    tracing::warn!("an SSE message is not JSON-RPC ({e}); skipped");
                                 }
                             }
-                            Err(e) => {
-                                tracing::warn!("an SSE message is not JSON-RPC ({e}); skipped");
-                            }
-                        },
+                        }
                         other => tracing::debug!("SSE event {other:?} ignored"),
                     }
                 }
@@ -264,7 +267,10 @@ mod tests {
     fn events_are_split_across_chunks_with_comments_and_crlf() {
         let mut p = EventParser::default();
         let mut out = Vec::new();
-        p.feed(b": keep-alive\n\nevent: endpoint\r\ndata: /message?sess", &mut out);
+        p.feed(
+            b": keep-alive\n\nevent: endpoint\r\ndata: /message?sess",
+            &mut out,
+        );
         assert!(out.is_empty());
         p.feed(b"ionId=1\r\n\r\ndata: {\"a\":\ndata:1}\n\n", &mut out);
         assert_eq!(out.len(), 2);

@@ -427,7 +427,9 @@ impl Workflow {
                     let prompt = if dynamic(p.source()) {
                         json!(format!("jq: {}", p.source()))
                     } else {
-                        p.run_one(&ctx).map(|v| json!(prompt_text(&v))).unwrap_or(Value::Null)
+                        p.run_one(&ctx)
+                            .map(|v| json!(prompt_text(&v)))
+                            .unwrap_or(Value::Null)
                     };
                     return json!({
                         "id": s.spec.id,

@@ -445,7 +445,11 @@ async fn llm_steps_without_a_model_are_refused_and_model_errors_name_the_step() 
         }
         other => panic!("{other}"),
     }
-    assert_eq!(f.requests.lock().unwrap().len(), 1, "nothing after the failure");
+    assert_eq!(
+        f.requests.lock().unwrap().len(),
+        1,
+        "nothing after the failure"
+    );
 
     // on_error: continue records the error and the run goes on.
     let flow = r#"
@@ -465,7 +469,10 @@ output: '{error: .steps.summary.error, after: (.steps.after.entities | length)}'
         "{}",
         report.output
     );
-    assert_eq!(report.output["after"], 1, "Acme from the failed run's first step");
+    assert_eq!(
+        report.output["after"], 1,
+        "Acme from the failed run's first step"
+    );
     hub.shutdown().await;
 }
 
@@ -518,13 +525,24 @@ async fn the_command_line_takes_the_model_from_the_environment() {
         ("SOPHIA_LLM_MODEL", "test/model"),
     ];
     let out = host(&env, &["--dry-run"]).await.unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(plan["steps"][0]["llm"], "Greet Ada");
     assert_eq!(plan["steps"][0]["model"], "test/model");
-    assert!(f.requests.lock().unwrap().is_empty(), "a dry run asked the model");
+    assert!(
+        f.requests.lock().unwrap().is_empty(),
+        "a dry run asked the model"
+    );
     let out = host(&env, &[]).await.unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v, json!("re: GREET ADA"));
 }

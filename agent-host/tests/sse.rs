@@ -19,7 +19,12 @@ const TOKEN: &str = "sse-test-token-7";
 /// `sophia-memory --transport http` on `port`, killed on drop, once `/healthz` answers.
 async fn memory_http(db: &Path, port: u16) -> tokio::process::Child {
     let child = tokio::process::Command::new(memory_bin())
-        .args(["--transport", "http", "--bind", &format!("127.0.0.1:{port}")])
+        .args([
+            "--transport",
+            "http",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+        ])
         .env("SOPHIA_MEMORY_DB", db)
         .env("SOPHIA_EMBEDDER", "none")
         .env("SOPHIA_HTTP_TOKEN", TOKEN)
@@ -107,9 +112,9 @@ async fn the_legacy_sse_transport_lists_calls_sends_headers_and_reconnects() {
         .await
         .unwrap();
     assert_eq!(structured(&created)["entities"][0]["name"], "Acme");
-    let searches = futures::future::join_all((0..8).map(|_| {
-        hub.call("legacy__search_nodes", json!({"query": "renewal"}))
-    }))
+    let searches = futures::future::join_all(
+        (0..8).map(|_| hub.call("legacy__search_nodes", json!({"query": "renewal"}))),
+    )
     .await;
     for r in searches {
         assert_eq!(structured(&r.unwrap())["entities"][0]["name"], "Acme");
