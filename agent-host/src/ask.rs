@@ -25,6 +25,7 @@ pub const DEFAULT_MODEL: &str = "openai/gpt-4o-mini";
 const MAX_TOOL_RESULT_CHARS: usize = 20_000;
 
 /// Where the model is.
+#[derive(Clone)]
 pub struct LlmConfig {
     pub base_url: String,
     pub api_key: Option<SecretString>,
@@ -141,6 +142,10 @@ struct Turn {
     text: String,
     calls: Vec<PendingCall>,
     tokens: u64,
+    /// The model that answered, as the API names it.
+    model: Option<String>,
+    /// The API's `usage` object, as sent.
+    usage: Value,
 }
 
 /// Run the loop: the question, tool calls answered through the hub, until the model answers
@@ -152,12 +157,7 @@ pub async fn ask(
     options: &AskOptions,
     observer: &mut dyn AskObserver,
 ) -> Result<AskReport, AskError> {
-    let client = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(llm.timeout)
-        .user_agent(concat!("sophia-host/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| AskError::Config(e.to_string()))?;
+    let client = http_client(llm.timeout)?;
     let tools: Vec<Value> = hub
         .tools()
         .iter()
@@ -234,6 +234,64 @@ pub async fn ask(
     Ok(report)
 }
 
+fn http_client(timeout: Duration) -> Result<reqwest::Client, AskError> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(timeout)
+        .user_agent(concat!("sophia-host/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| AskError::Config(e.to_string()))
+}
+
+/// One answer to one prompt (a workflow's `llm` step): no tools offered.
+#[derive(Debug, Clone)]
+pub struct Completion {
+    pub text: String,
+    /// The model that answered (as the API reports it, else the configured one).
+    pub model: String,
+    /// The API's `usage` object (`prompt_tokens`, `completion_tokens`, `total_tokens`), or null.
+    pub usage: Value,
+}
+
+struct Quiet;
+
+impl AskObserver for Quiet {
+    fn text(&mut self, _delta: &str) {}
+    fn tool_call(&mut self, _name: &str, _arguments: &str) {}
+    fn tool_result(&mut self, _name: &str, _ok: bool, _chars: usize) {}
+}
+
+/// Send one user message and return the model's answer: one streamed chat completion, no
+/// tools, at most `max_tokens` completion tokens, within `timeout`.
+pub async fn complete_prompt(
+    llm: &LlmConfig,
+    prompt: &str,
+    max_tokens: u64,
+    timeout: Duration,
+) -> Result<Completion, AskError> {
+    let client = http_client(timeout)?;
+    let body = json!({
+        "model": llm.model,
+        "messages": [{"role": "user", "content": prompt}],
+        "max_tokens": max_tokens,
+        "stream": true,
+        "stream_options": {"include_usage": true},
+    });
+    let mut quiet = Quiet;
+    let work = complete(&client, llm, &body, &mut quiet);
+    let turn = tokio::time::timeout(timeout, work).await.map_err(|_| {
+        AskError::Api(format!(
+            "no complete answer within {}s",
+            timeout.as_secs_f64()
+        ))
+    })??;
+    Ok(Completion {
+        text: turn.text,
+        model: turn.model.unwrap_or_else(|| llm.model.clone()),
+        usage: turn.usage,
+    })
+}
+
 async fn run_tool(hub: &Hub, call: &PendingCall) -> (bool, String) {
     let args: Value = if call.arguments.trim().is_empty() {
         json!({})
@@ -274,11 +332,11 @@ async fn run_tool(hub: &Hub, call: &PendingCall) -> (bool, String) {
 }
 
 /// One streamed completion: text as it arrives, tool calls assembled, tokens counted.
-async fn complete(
+async fn complete<O: AskObserver + ?Sized>(
     client: &reqwest::Client,
     llm: &LlmConfig,
     body: &Value,
-    observer: &mut dyn AskObserver,
+    observer: &mut O,
 ) -> Result<Turn, AskError> {
     let mut request = client
         .post(format!("{}/chat/completions", llm.base_url))
@@ -300,6 +358,8 @@ async fn complete(
         text: String::new(),
         calls: Vec::new(),
         tokens: 0,
+        model: None,
+        usage: Value::Null,
     };
     let mut buf: Vec<u8> = Vec::new();
     let mut done = false;
@@ -329,6 +389,14 @@ async fn complete(
             }
             if let Some(t) = v["usage"]["total_tokens"].as_u64() {
                 turn.tokens = t;
+            }
+            if v["usage"].is_object() {
+                turn.usage = v["usage"].clone();
+            }
+            if let Some(m) = v["model"].as_str()
+                && turn.model.is_none()
+            {
+                turn.model = Some(m.to_string());
             }
             let delta = &v["choices"][0]["delta"];
             if let Some(text) = delta["content"].as_str()

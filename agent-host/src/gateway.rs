@@ -206,6 +206,15 @@ impl Gateway {
         }
     }
 
+    fn caller_or_refuse(
+        &self,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<Option<&Client>, ErrorData> {
+        self.caller(&context.extensions).map_err(|()| {
+            ErrorData::invalid_request("this client is not in the clients file", None)
+        })
+    }
+
     fn visible(client: Option<&Client>, o: &Offered) -> bool {
         client.is_none_or(|c| c.allows(&o.tool.name, o.read_only))
     }
@@ -277,22 +286,155 @@ impl Gateway {
 
 impl ServerHandler for Gateway {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new(NAME, env!("CARGO_PKG_VERSION")))
-            .with_instructions(
-                "Every Sophia server behind one endpoint: tools are named server__tool; \
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .enable_prompts()
+                .build(),
+        )
+        .with_server_info(Implementation::new(NAME, env!("CARGO_PKG_VERSION")))
+        .with_instructions(
+            "Every Sophia server behind one endpoint: tools are named server__tool; \
                  workflow__<name> runs a bundled workflow.",
-            )
+        )
     }
+
+    // --- Resources and prompts of every server, namespaced by the hub. A client of the clients
+    // file sees those whose `server__name` its globs allow (they only read).
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListResourcesResult, ErrorData> {
+        let client = self.caller_or_refuse(&context)?;
+        Ok(rmcp::model::ListResourcesResult::with_all_items(
+            self.inner
+                .hub
+                .resources()
+                .iter()
+                .filter(|r| may_read(client, &r.name))
+                .map(|r| r.as_listed())
+                .collect(),
+        ))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListResourceTemplatesResult, ErrorData> {
+        let client = self.caller_or_refuse(&context)?;
+        Ok(rmcp::model::ListResourceTemplatesResult::with_all_items(
+            self.inner
+                .hub
+                .resource_templates()
+                .iter()
+                .filter(|t| may_read(client, &t.name))
+                .map(|t| t.as_listed())
+                .collect(),
+        ))
+    }
+
+    async fn read_resource(
+        &self,
+        request: rmcp::model::ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ReadResourceResponse, ErrorData> {
+        use crate::hub::HostError;
+        let client = self.caller_or_refuse(&context)?;
+        if !self
+            .inner
+            .hub
+            .resource_name(&request.uri)
+            .is_some_and(|name| may_read(client, name))
+        {
+            // Not offered to this client: as unknown as a resource no server has.
+            return Err(ErrorData::invalid_params(
+                HostError::UnknownResource(request.uri.clone()).to_string(),
+                None,
+            ));
+        }
+        let read = self.inner.hub.read_resource(&request.uri);
+        let result = tokio::select! {
+            r = read => r,
+            _ = context.ct.cancelled() => {
+                return Err(ErrorData::internal_error("cancelled by the client", None));
+            }
+        };
+        match result {
+            Ok(r) => Ok(r.into()),
+            // -32602 for an unknown resource, as servers answer it.
+            Err(e @ HostError::UnknownResource(_)) => {
+                Err(ErrorData::invalid_params(e.to_string(), None))
+            }
+            Err(e) => Err(ErrorData::internal_error(e.to_string(), None)),
+        }
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListPromptsResult, ErrorData> {
+        let client = self.caller_or_refuse(&context)?;
+        Ok(rmcp::model::ListPromptsResult::with_all_items(
+            self.inner
+                .hub
+                .prompts()
+                .iter()
+                .filter(|p| may_read(client, &p.name))
+                .map(|p| p.as_listed())
+                .collect(),
+        ))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: rmcp::model::GetPromptRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::GetPromptResponse, ErrorData> {
+        use crate::hub::HostError;
+        let client = self.caller_or_refuse(&context)?;
+        if !self
+            .inner
+            .hub
+            .find_prompt(&request.name)
+            .is_some_and(|p| may_read(client, &p.name))
+        {
+            return Err(ErrorData::invalid_params(
+                HostError::UnknownPrompt(request.name.clone()).to_string(),
+                None,
+            ));
+        }
+        let get = self
+            .inner
+            .hub
+            .get_prompt(&request.name, request.arguments.clone());
+        let result = tokio::select! {
+            r = get => r,
+            _ = context.ct.cancelled() => {
+                return Err(ErrorData::internal_error("cancelled by the client", None));
+            }
+        };
+        match result {
+            Ok(r) => Ok(r.into()),
+            Err(e @ HostError::UnknownPrompt(_)) => {
+                Err(ErrorData::invalid_params(e.to_string(), None))
+            }
+            Err(e) => Err(ErrorData::internal_error(e.to_string(), None)),
+        }
+    }
+
+    // --- End of resources and prompts.
 
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let client = self.caller(&context.extensions).map_err(|()| {
-            ErrorData::invalid_request("this client is not in the clients file", None)
-        })?;
+        let client = self.caller_or_refuse(&context)?;
         Ok(ListToolsResult::with_all_items(
             self.inner
                 .tools
@@ -309,9 +451,7 @@ impl ServerHandler for Gateway {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let started = Instant::now();
-        let client = self.caller(&context.extensions).map_err(|()| {
-            ErrorData::invalid_request("this client is not in the clients file", None)
-        })?;
+        let client = self.caller_or_refuse(&context)?;
         let label = client.map_or(DEFAULT_CLIENT, |c| &*c.name);
         let args = request.arguments.clone().unwrap_or_default();
         let args_value = Value::Object(args.clone());
@@ -429,6 +569,11 @@ impl ServerHandler for Gateway {
         self.record(&record);
         Ok(CallToolResponse::Complete(result))
     }
+}
+
+/// Whether `client` may list and read the resource or prompt named `name` (`server__name`).
+fn may_read(client: Option<&Client>, name: &str) -> bool {
+    client.is_none_or(|c| c.allows(name, true))
 }
 
 /// `_meta["io.sophia/cache"]`: whether this result came from the gateway's cache, and how old.

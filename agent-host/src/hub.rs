@@ -1,6 +1,9 @@
 //! Many MCP servers as one: every configured server connected concurrently (a failure is
 //! reported and skipped, never fatal), every tool offered as `<server>__<tool>` with its schemas
-//! and annotations intact, calls routed back with the server's timeout.
+//! and annotations intact, calls routed back with the server's timeout. Resources and prompts
+//! likewise: each resource keeps its URI and is named `<server>__<name>` (reads are routed to
+//! the server that listed the URI, or whose URI template matches it), each prompt is offered as
+//! `<server>__<prompt>`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::process::Stdio;
@@ -13,8 +16,9 @@ use rmcp::{
     RoleClient, ServiceError, ServiceExt,
     model::{
         CallToolRequest, CallToolRequestParams, CallToolResult, CancelledNotification,
-        CancelledNotificationParam, ClientRequest, ProgressNotificationParam, RequestId,
-        ServerResult, Tool,
+        CancelledNotificationParam, ClientRequest, GetPromptRequestParams, GetPromptResult,
+        ProgressNotificationParam, Prompt, ReadResourceRequestParams, ReadResourceResult,
+        RequestId, Resource, ResourceTemplate, ServerResult, Tool,
     },
     service::{Peer, PeerRequestOptions, RunningService},
     transport::{
@@ -69,6 +73,67 @@ pub struct ServerSlot {
     state: RwLock<ServerState>,
     /// Serialises reconnects; counts consecutive failures for the backoff.
     restart: tokio::sync::Mutex<Restart>,
+    /// Resources, templates and prompts as listed when the server first came up.
+    pub extras: Extras,
+}
+
+/// What a server offers besides tools (empty when it does not declare the capability).
+#[derive(Debug, Clone, Default)]
+pub struct Extras {
+    pub resources: Vec<Resource>,
+    pub templates: Vec<ResourceTemplate>,
+    pub prompts: Vec<Prompt>,
+}
+
+/// One aggregated resource: the server's URI, its name as `<server>__<name>`.
+#[derive(Debug, Clone)]
+pub struct HostResource {
+    pub name: String,
+    pub server: String,
+    pub resource: Resource,
+}
+
+impl HostResource {
+    /// The resource under its aggregated name (URI and everything else unchanged).
+    pub fn as_listed(&self) -> Resource {
+        let mut r = self.resource.clone();
+        r.name = self.name.clone();
+        r
+    }
+}
+
+/// One aggregated resource template.
+#[derive(Debug, Clone)]
+pub struct HostTemplate {
+    pub name: String,
+    pub server: String,
+    pub template: ResourceTemplate,
+}
+
+impl HostTemplate {
+    /// The template under its aggregated name.
+    pub fn as_listed(&self) -> ResourceTemplate {
+        let mut t = self.template.clone();
+        t.name = self.name.clone();
+        t
+    }
+}
+
+/// One aggregated prompt: `<server>__<prompt>`.
+#[derive(Debug, Clone)]
+pub struct HostPrompt {
+    pub name: String,
+    pub server: String,
+    pub prompt: Prompt,
+}
+
+impl HostPrompt {
+    /// The prompt under its aggregated name (arguments unchanged).
+    pub fn as_listed(&self) -> Prompt {
+        let mut p = self.prompt.clone();
+        p.name = self.name.clone();
+        p
+    }
 }
 
 #[derive(Default)]
@@ -121,6 +186,12 @@ pub enum HostError {
     Protocol { tool: String, reason: String },
     #[error("arguments must be a JSON object, not {0}")]
     BadArguments(String),
+    #[error("no server listed the resource {0:?} (or a template matching it)")]
+    UnknownResource(String),
+    #[error("no prompt {0:?}: `sophia-host tools` lists them (as server__prompt)")]
+    UnknownPrompt(String),
+    #[error("{what} failed: {reason}")]
+    Request { what: String, reason: String },
 }
 
 /// The connected servers.
@@ -128,20 +199,32 @@ pub struct Hub {
     pub servers: Vec<ServerSlot>,
     tools: Vec<HostTool>,
     by_name: HashMap<String, usize>,
+    resources: Vec<HostResource>,
+    templates: Vec<HostTemplate>,
+    prompts: Vec<HostPrompt>,
 }
 
 impl Hub {
     /// Connect to every enabled server at once; each gets `startup` to come up.
     pub async fn connect(config: &HostConfig, startup: Duration) -> Self {
         let attempts = config.servers.iter().map(|(name, entry)| async move {
+            let mut extras = Extras::default();
             let state = if entry.disabled {
                 ServerState::Disabled
             } else {
-                match tokio::time::timeout(startup, connect_one(entry)).await {
-                    Ok(Ok((client, tools))) => ServerState::Up {
-                        client: Arc::new(client),
-                        tools,
-                    },
+                let up = async {
+                    let (client, tools) = connect_one(entry).await?;
+                    let listed = list_extras(name, &client).await;
+                    Ok::<_, String>((client, tools, listed))
+                };
+                match tokio::time::timeout(startup, up).await {
+                    Ok(Ok((client, tools, listed))) => {
+                        extras = listed;
+                        ServerState::Up {
+                            client: Arc::new(client),
+                            tools,
+                        }
+                    }
                     Ok(Err(why)) => ServerState::Failed(why),
                     Err(_) => ServerState::Failed(format!(
                         "did not start within {}s",
@@ -157,6 +240,7 @@ impl Hub {
                 entry: entry.clone(),
                 state: RwLock::new(state),
                 restart: tokio::sync::Mutex::new(Restart::default()),
+                extras,
             }
         });
         let servers = join_all(attempts).await;
@@ -191,10 +275,175 @@ impl Hub {
             .enumerate()
             .map(|(i, t)| (t.name.clone(), i))
             .collect();
+        let mut resources: Vec<(String, Resource)> = Vec::new();
+        let mut templates: Vec<(String, ResourceTemplate)> = Vec::new();
+        let mut prompts: Vec<(String, Prompt)> = Vec::new();
+        for slot in &servers {
+            let x = &slot.extras;
+            resources.extend(x.resources.iter().map(|r| (slot.name.clone(), r.clone())));
+            templates.extend(x.templates.iter().map(|t| (slot.name.clone(), t.clone())));
+            prompts.extend(x.prompts.iter().map(|p| (slot.name.clone(), p.clone())));
+        }
+        let names = |pairs: Vec<(&str, &str)>| naming::assign(&pairs);
+        let resources = names(
+            resources
+                .iter()
+                .map(|(s, r)| (s.as_str(), r.name.as_str()))
+                .collect(),
+        )
+        .into_iter()
+        .zip(resources)
+        .map(|(name, (server, resource))| HostResource {
+            name,
+            server,
+            resource,
+        })
+        .collect();
+        let templates = names(
+            templates
+                .iter()
+                .map(|(s, t)| (s.as_str(), t.name.as_str()))
+                .collect(),
+        )
+        .into_iter()
+        .zip(templates)
+        .map(|(name, (server, template))| HostTemplate {
+            name,
+            server,
+            template,
+        })
+        .collect();
+        let prompts = names(
+            prompts
+                .iter()
+                .map(|(s, p)| (s.as_str(), p.name.as_str()))
+                .collect(),
+        )
+        .into_iter()
+        .zip(prompts)
+        .map(|(name, (server, prompt))| HostPrompt {
+            name,
+            server,
+            prompt,
+        })
+        .collect();
         Self {
             servers,
             tools,
             by_name,
+            resources,
+            templates,
+            prompts,
+        }
+    }
+
+    /// Every resource the servers listed, named `<server>__<name>`, URIs unchanged.
+    pub fn resources(&self) -> &[HostResource] {
+        &self.resources
+    }
+
+    /// Every resource template the servers listed, named `<server>__<name>`.
+    pub fn resource_templates(&self) -> &[HostTemplate] {
+        &self.templates
+    }
+
+    /// Every prompt, named `<server>__<prompt>`.
+    pub fn prompts(&self) -> &[HostPrompt] {
+        &self.prompts
+    }
+
+    /// A prompt by aggregated name (`server__prompt`) or as `server.prompt`.
+    pub fn find_prompt(&self, name: &str) -> Option<&HostPrompt> {
+        if let Some(p) = self.prompts.iter().find(|p| p.name == name) {
+            return Some(p);
+        }
+        let (server, prompt) = name.split_once('.')?;
+        self.prompts
+            .iter()
+            .find(|p| p.server == server && p.prompt.name == prompt)
+    }
+
+    /// The server that answers for `uri`: the one that listed it, else the first whose URI
+    /// template matches it.
+    pub fn resource_server(&self, uri: &str) -> Option<&str> {
+        if let Some(r) = self.resources.iter().find(|r| r.resource.uri == uri) {
+            return Some(&r.server);
+        }
+        self.templates
+            .iter()
+            .find(|t| template_matches(&t.template.uri_template, uri))
+            .map(|t| t.server.as_str())
+    }
+
+    /// The aggregated name (`server__name`) of the resource or template that offers `uri`.
+    pub fn resource_name(&self, uri: &str) -> Option<&str> {
+        if let Some(r) = self.resources.iter().find(|r| r.resource.uri == uri) {
+            return Some(&r.name);
+        }
+        self.templates
+            .iter()
+            .find(|t| template_matches(&t.template.uri_template, uri))
+            .map(|t| t.name.as_str())
+    }
+
+    fn slot(&self, server: &str) -> Option<&ServerSlot> {
+        self.servers.iter().find(|s| s.name == server)
+    }
+
+    /// `resources/read`, routed to the server that offers `uri`, within its timeout.
+    pub async fn read_resource(&self, uri: &str) -> Result<ReadResourceResult, HostError> {
+        let slot = self
+            .resource_server(uri)
+            .and_then(|s| self.slot(s))
+            .ok_or_else(|| HostError::UnknownResource(uri.to_string()))?;
+        let client = slot.live_client().await?;
+        let timeout = slot.entry.call_timeout();
+        let what = format!("reading {uri} from {}", slot.name);
+        let read = client
+            .peer()
+            .read_resource(ReadResourceRequestParams::new(uri));
+        match tokio::time::timeout(timeout, read).await {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) => Err(HostError::Request {
+                what,
+                reason: e.to_string(),
+            }),
+            Err(_) => Err(HostError::Timeout {
+                tool: what,
+                timeout,
+            }),
+        }
+    }
+
+    /// `prompts/get` by aggregated name, routed to its server under the server's own name.
+    pub async fn get_prompt(
+        &self,
+        name: &str,
+        arguments: Option<serde_json::Map<String, Value>>,
+    ) -> Result<GetPromptResult, HostError> {
+        let prompt = self
+            .find_prompt(name)
+            .ok_or_else(|| HostError::UnknownPrompt(name.to_string()))?;
+        let slot = self
+            .slot(&prompt.server)
+            .ok_or_else(|| HostError::UnknownPrompt(name.to_string()))?;
+        let client = slot.live_client().await?;
+        let timeout = slot.entry.call_timeout();
+        let mut params = GetPromptRequestParams::new(prompt.prompt.name.clone());
+        if let Some(a) = arguments {
+            params = params.with_arguments(a);
+        }
+        let what = format!("prompt {name}");
+        match tokio::time::timeout(timeout, client.peer().get_prompt(params)).await {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) => Err(HostError::Request {
+                what,
+                reason: e.to_string(),
+            }),
+            Err(_) => Err(HostError::Timeout {
+                tool: what,
+                timeout,
+            }),
         }
     }
 
@@ -536,11 +785,15 @@ async fn connect_one(entry: &ServerEntry) -> Result<(Client, Vec<Tool>), String>
                 .map_err(|e| format!("{url} did not initialize: {e}"))?
         }
         Transport::Sse => {
-            return Err(
-                "the legacy SSE client transport is not supported by the host yet; use the \
-                 server's Streamable HTTP endpoint (/mcp)"
-                    .into(),
-            );
+            let url = entry.url.clone().unwrap_or_default();
+            let headers = crate::sse_client::header_map(&entry.headers)?;
+            let transport = crate::sse_client::SseClientTransport::connect(&url, headers)
+                .await
+                .map_err(|e| e.to_string())?;
+            HostClient::default()
+                .serve(transport)
+                .await
+                .map_err(|e| format!("{url} did not initialize: {e}"))?
         }
     };
     let tools = client
@@ -548,6 +801,87 @@ async fn connect_one(entry: &ServerEntry) -> Result<(Client, Vec<Tool>), String>
         .await
         .map_err(|e| format!("tools/list failed: {e}"))?;
     Ok((client, tools))
+}
+
+/// Resources, templates and prompts of a server that declares them. A listing that fails is
+/// logged and left empty: the server's tools still work.
+async fn list_extras(server: &str, client: &Client) -> Extras {
+    let caps = client.peer_info().map(|i| i.capabilities.clone());
+    let (has_resources, has_prompts) = caps
+        .as_ref()
+        .map(|c| (c.resources.is_some(), c.prompts.is_some()))
+        .unwrap_or((false, false));
+    let mut extras = Extras::default();
+    let warn = |what: &str, e: ServiceError| {
+        tracing::warn!(server = %server, "{what} failed: {e}");
+    };
+    if has_resources {
+        match client.list_all_resources().await {
+            Ok(r) => extras.resources = r,
+            Err(e) => warn("resources/list", e),
+        }
+        match client.list_all_resource_templates().await {
+            Ok(t) => extras.templates = t,
+            // Optional in the protocol: a server with plain resources may not answer it.
+            Err(e) => tracing::debug!(server = %server, "resources/templates/list: {e}"),
+        }
+    }
+    if has_prompts {
+        match client.list_all_prompts().await {
+            Ok(p) => extras.prompts = p,
+            Err(e) => warn("prompts/list", e),
+        }
+    }
+    extras
+}
+
+/// Whether `uri` fits an RFC 6570 URI template: literal parts match exactly; a simple `{var}`
+/// matches one or more characters other than `/`, `?` and `#`, any other expression (`{+path}`,
+/// `{/segments}` …) one or more of any character.
+pub fn template_matches(template: &str, uri: &str) -> bool {
+    enum Part<'a> {
+        Lit(&'a str),
+        Var { any: bool },
+    }
+    let mut parts = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        if open > 0 {
+            parts.push(Part::Lit(&rest[..open]));
+        }
+        let Some(close) = rest[open..].find('}') else {
+            return false;
+        };
+        let expr = &rest[open + 1..open + close];
+        parts.push(Part::Var {
+            any: expr.starts_with(['+', '#', '/', '.', ';', '?', '&']),
+        });
+        rest = &rest[open + close + 1..];
+    }
+    if !rest.is_empty() {
+        parts.push(Part::Lit(rest));
+    }
+    fn go(parts: &[Part<'_>], uri: &str) -> bool {
+        match parts.split_first() {
+            None => uri.is_empty(),
+            Some((Part::Lit(l), tail)) => uri.strip_prefix(l).is_some_and(|u| go(tail, u)),
+            Some((Part::Var { any }, tail)) => {
+                let mut end = 0;
+                for (i, c) in uri.char_indices() {
+                    if !any && matches!(c, '/' | '?' | '#') {
+                        break;
+                    }
+                    end = i + c.len_utf8();
+                    if go(tail, &uri[end..]) {
+                        return true;
+                    }
+                }
+                let _ = end;
+                false
+            }
+        }
+    }
+    go(&parts, uri)
 }
 
 /// A bare program name not found on `PATH` is looked up next to the host's own executable, so

@@ -13,4 +13,5 @@ pub mod metrics;
 pub mod naming;
 pub mod policy;
 pub mod schema_check;
+pub mod sse_client;
 pub mod workflow;

@@ -30,9 +30,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// List every tool as server__tool, with each server's state.
+    /// List every tool as server__tool (and every resource and prompt, likewise named), with
+    /// each server's state.
     Tools {
-        /// The aggregated tools/list as JSON (with each server's state).
+        /// The aggregated tools, resources, resource templates and prompts as JSON (with each
+        /// server's state).
         #[arg(long)]
         json: bool,
     },
@@ -312,9 +314,22 @@ fn print(text: &str) {
 fn list(hub: &Hub, as_json: bool) -> ExitCode {
     if as_json {
         let tools: Vec<_> = hub.tools().iter().map(|t| t.as_listed()).collect();
+        let resources: Vec<_> = hub.resources().iter().map(|r| r.as_listed()).collect();
+        let templates: Vec<_> = hub
+            .resource_templates()
+            .iter()
+            .map(|t| t.as_listed())
+            .collect();
+        let prompts: Vec<_> = hub.prompts().iter().map(|p| p.as_listed()).collect();
         print(
-            &serde_json::to_string_pretty(&json!({"tools": tools, "servers": hub.status()}))
-                .unwrap_or_default(),
+            &serde_json::to_string_pretty(&json!({
+                "tools": tools,
+                "resources": resources,
+                "resourceTemplates": templates,
+                "prompts": prompts,
+                "servers": hub.status(),
+            }))
+            .unwrap_or_default(),
         );
         return ExitCode::SUCCESS;
     }
@@ -339,6 +354,35 @@ fn list(hub: &Hub, as_json: bool) -> ExitCode {
                 t.name,
                 if ro { "" } else { " (writes)" }
             ));
+        }
+        for r in hub.resources().iter().filter(|r| r.server == server) {
+            print(&format!("resource {}  {}", r.name, r.resource.uri));
+        }
+        for t in hub
+            .resource_templates()
+            .iter()
+            .filter(|t| t.server == server)
+        {
+            print(&format!(
+                "resource template {}  {}",
+                t.name, t.template.uri_template
+            ));
+        }
+        for p in hub.prompts().iter().filter(|p| p.server == server) {
+            let args: Vec<String> = p
+                .prompt
+                .arguments
+                .iter()
+                .flatten()
+                .map(|a| {
+                    if a.required == Some(true) {
+                        a.name.clone()
+                    } else {
+                        format!("[{}]", a.name)
+                    }
+                })
+                .collect();
+            print(&format!("prompt {}({})", p.name, args.join(", ")));
         }
     }
     ExitCode::SUCCESS
@@ -381,7 +425,8 @@ async fn call(hub: &Hub, tool: &str, arguments: Option<&str>) -> ExitCode {
 
 /// Load a workflow and turn `NAME=VALUE` pairs into its typed inputs.
 fn prepare(path: &std::path::Path, pairs: &[String]) -> Result<(Workflow, Value), WorkflowError> {
-    let workflow = Workflow::load(path)?;
+    let mut workflow = Workflow::load(path)?;
+    workflow.set_llm(env_llm());
     let mut given = serde_json::Map::new();
     for pair in pairs {
         let Some((name, raw)) = pair.split_once('=') else {
@@ -471,7 +516,7 @@ async fn ask(
     options: &sophia_host::ask::AskOptions,
     save: Option<&std::path::Path>,
 ) -> ExitCode {
-    let llm = match sophia_host::ask::LlmConfig::from_lookup(|k| std::env::var(k).ok()) {
+    let llm = match env_llm() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{NAME}: {e}");
@@ -534,5 +579,17 @@ fn load_workflows(dir: Option<&std::path::Path>) -> Result<Vec<Workflow>, Workfl
         .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
         .collect();
     paths.sort();
-    paths.iter().map(|p| Workflow::load(p)).collect()
+    paths
+        .iter()
+        .map(|p| {
+            let mut w = Workflow::load(p)?;
+            w.set_llm(env_llm());
+            Ok(w)
+        })
+        .collect()
+}
+
+/// The model of `ask` and of workflows' `llm` steps, from the environment.
+fn env_llm() -> Result<sophia_host::ask::LlmConfig, String> {
+    sophia_host::ask::LlmConfig::from_lookup(|k| std::env::var(k).ok())
 }

@@ -1,8 +1,9 @@
 //! Workflows: typed chains of tool calls, without a model round-trip. A YAML file names typed
 //! `inputs`, then `steps` that call `server.tool` with arguments built by jq expressions over the
 //! inputs and earlier steps' structured results, optionally `foreach` over a list (bounded
-//! concurrency, results in order) and `when` a condition holds; `output` is a last jq
-//! expression. The format is documented in `docs/workflows.md`.
+//! concurrency, results in order) and `when` a condition holds; a step may instead ask the
+//! configured LLM (`llm`: a jq expression producing the prompt, one chat completion, no tools);
+//! `output` is a last jq expression. The format is documented in `docs/workflows.md`.
 //!
 //! Before anything runs the whole workflow is checked: unknown servers or tools, jq syntax, input
 //! types, and every argument that depends only on the inputs against the target tool's input
@@ -16,6 +17,7 @@ use futures::{StreamExt, stream};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use crate::ask::{self, LlmConfig};
 use crate::hub::Hub;
 use crate::jq::Jq;
 use crate::schema_check;
@@ -24,6 +26,10 @@ use crate::schema_check;
 pub const MAX_CONCURRENCY: usize = 16;
 /// Concurrency of a `foreach` step that does not set one.
 pub const DEFAULT_CONCURRENCY: usize = 4;
+/// Completion tokens an `llm` step may use when it does not set `max_tokens`.
+pub const DEFAULT_LLM_MAX_TOKENS: u64 = 1024;
+/// Most completion tokens an `llm` step may ask for.
+pub const MAX_LLM_MAX_TOKENS: u64 = 32_768;
 
 /// A workflow file as written.
 #[derive(Debug, Clone, Deserialize)]
@@ -76,9 +82,16 @@ pub struct StepSpec {
     /// jq producing a boolean: the step runs only when it is true (else its result is null).
     #[serde(default)]
     pub when: Option<String>,
-    /// A prompt for the configured LLM.
+    /// jq producing the prompt for the configured LLM (a string is sent as is, anything else
+    /// as JSON); the result is `{text, model, usage}`.
     #[serde(default)]
     pub llm: Option<String>,
+    /// `llm` steps: completion tokens at most (default 1024).
+    #[serde(default)]
+    pub max_tokens: Option<u64>,
+    /// `llm` steps: seconds the answer may take (default: the LLM client's, 300).
+    #[serde(default)]
+    pub timeout_seconds: Option<f64>,
     /// `stop` (default) or `continue` (the step's result becomes `{"error": "..."}`).
     #[serde(default)]
     pub on_error: Option<String>,
@@ -89,6 +102,7 @@ struct Step {
     args: Option<Jq>,
     foreach: Option<Jq>,
     when: Option<Jq>,
+    prompt: Option<Jq>,
 }
 
 /// A checked workflow, ready to run on a hub.
@@ -96,6 +110,8 @@ pub struct Workflow {
     pub file: WorkflowFile,
     steps: Vec<Step>,
     output: Option<Jq>,
+    /// The model `llm` steps use, or why there is none.
+    llm: Result<LlmConfig, String>,
 }
 
 /// Why a workflow did not run or did not finish.
@@ -190,6 +206,7 @@ impl Workflow {
                 args: compile(&format!("{at} args"), &spec.args),
                 foreach: compile(&format!("{at} foreach"), &spec.foreach),
                 when: compile(&format!("{at} when"), &spec.when),
+                prompt: compile(&format!("{at} llm"), &spec.llm),
                 spec: spec.clone(),
             };
             steps.push(step);
@@ -206,7 +223,31 @@ impl Workflow {
             match (&spec.call, &spec.llm) {
                 (Some(_), Some(_)) => errs.push(format!("{at}: give either call or llm")),
                 (None, None) => errs.push(format!("{at}: needs call (server.tool) or llm")),
-                _ => {}
+                (None, Some(_)) => {
+                    if spec.args.is_some() {
+                        errs.push(format!("{at}: args belong to call steps; an llm step's prompt is its llm expression"));
+                    }
+                    if spec
+                        .max_tokens
+                        .is_some_and(|n| n == 0 || n > MAX_LLM_MAX_TOKENS)
+                    {
+                        errs.push(format!("{at}: max_tokens is 1 to {MAX_LLM_MAX_TOKENS}"));
+                    }
+                    if spec
+                        .timeout_seconds
+                        .is_some_and(|t| !t.is_finite() || t <= 0.0)
+                    {
+                        errs.push(format!("{at}: timeout_seconds must be a positive number"));
+                    }
+                }
+                (Some(_), None) => {
+                    if spec.max_tokens.is_some() || spec.timeout_seconds.is_some() {
+                        errs.push(format!(
+                            "{at}: max_tokens and timeout_seconds belong to llm steps (a call's \
+                             timeout is the server's timeoutSeconds)"
+                        ));
+                    }
+                }
             }
             if let Some(mode) = &spec.on_error
                 && mode != "stop"
@@ -231,7 +272,20 @@ impl Workflow {
             file,
             steps,
             output,
+            llm: LlmConfig::from_lookup(|_| None),
         })
+    }
+
+    /// The model for `llm` steps (`LlmConfig::from_lookup` over the environment, in `main`), or
+    /// why none is configured. Until this is called no model is configured, and a workflow
+    /// with an `llm` step is refused at the check.
+    pub fn set_llm(&mut self, llm: Result<LlmConfig, String>) {
+        self.llm = llm;
+    }
+
+    /// Whether a step asks the LLM.
+    pub fn uses_llm(&self) -> bool {
+        self.file.steps.iter().any(|s| s.llm.is_some())
     }
 
     /// Read and parse a file.
@@ -309,11 +363,15 @@ impl Workflow {
         let ctx = json!({"inputs": inputs, "steps": {}});
         for step in &self.steps {
             let at = format!("step {:?}", step.spec.id);
-            if step.spec.llm.is_some() {
-                errs.push(format!(
-                    "{at}: llm steps need the LLM loop of `sophia-host ask`, which this build \
-                     does not include yet (SOPHIA_LLM_BASE_URL / SOPHIA_LLM_API_KEY would configure it)"
-                ));
+            if let Some(prompt) = &step.prompt {
+                if let Err(why) = &self.llm {
+                    errs.push(format!("{at}: an llm step needs a model: {why}"));
+                }
+                if !dynamic(prompt.source())
+                    && let Err(e) = prompt.run_one(&ctx)
+                {
+                    errs.push(format!("{at}: llm: {e}"));
+                }
                 continue;
             }
             let Some(target) = &step.spec.call else {
@@ -365,6 +423,24 @@ impl Workflow {
                     Some(a) => json!(format!("jq: {}", a.source())),
                     None => json!({}),
                 };
+                if let Some(p) = &s.prompt {
+                    let prompt = if dynamic(p.source()) {
+                        json!(format!("jq: {}", p.source()))
+                    } else {
+                        p.run_one(&ctx)
+                            .map(|v| json!(prompt_text(&v)))
+                            .unwrap_or(Value::Null)
+                    };
+                    return json!({
+                        "id": s.spec.id,
+                        "llm": prompt,
+                        "model": self.llm.as_ref().map(|l| l.model.clone()).ok(),
+                        "max_tokens": s.spec.max_tokens.unwrap_or(DEFAULT_LLM_MAX_TOKENS),
+                        "foreach": s.spec.foreach,
+                        "when": s.spec.when,
+                        "on_error": s.spec.on_error.clone().unwrap_or_else(|| "stop".into()),
+                    });
+                }
                 json!({
                     "id": s.spec.id,
                     "call": s.spec.call,
@@ -385,7 +461,13 @@ impl Workflow {
         let mut calls = 0;
         for step in &self.steps {
             let id = step.spec.id.clone();
-            let tool = step.spec.call.clone().unwrap_or_default();
+            let tool = match &step.spec.call {
+                Some(c) => c.clone(),
+                None => format!(
+                    "llm {}",
+                    self.llm.as_ref().map(|l| l.model.as_str()).unwrap_or("")
+                ),
+            };
             let fail = |error: String| WorkflowError::Step {
                 step: id.clone(),
                 tool: tool.clone(),
@@ -456,6 +538,9 @@ impl Workflow {
     }
 
     async fn call_step(&self, hub: &Hub, step: &Step, ctx: &Value) -> Result<Value, String> {
+        if let Some(prompt) = &step.prompt {
+            return self.llm_step(step, prompt, ctx).await;
+        }
         let target = step.spec.call.as_deref().unwrap_or_default();
         let args = match &step.args {
             Some(q) => q.run_one(ctx).map_err(|e| format!("args: {e}"))?,
@@ -491,5 +576,32 @@ impl Workflow {
             Some(v) => v.clone(),
             None => json!({"text": text()}),
         })
+    }
+
+    /// Render the prompt and ask the model once: `{text, model, usage}`.
+    async fn llm_step(&self, step: &Step, prompt: &Jq, ctx: &Value) -> Result<Value, String> {
+        let llm = self
+            .llm
+            .as_ref()
+            .map_err(|why| format!("no model: {why}"))?;
+        let rendered = prompt.run_one(ctx).map_err(|e| format!("llm: {e}"))?;
+        let timeout = step
+            .spec
+            .timeout_seconds
+            .map(std::time::Duration::from_secs_f64)
+            .unwrap_or(llm.timeout);
+        let max_tokens = step.spec.max_tokens.unwrap_or(DEFAULT_LLM_MAX_TOKENS);
+        let answer = ask::complete_prompt(llm, &prompt_text(&rendered), max_tokens, timeout)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(json!({"text": answer.text, "model": answer.model, "usage": answer.usage}))
+    }
+}
+
+/// A rendered prompt as the text sent: a string as is, anything else as JSON.
+fn prompt_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
     }
 }

@@ -304,3 +304,245 @@ async fn the_loop_stops_at_its_bound_and_a_rejected_key_is_an_error() {
     assert!(!e.contains("sk-wrong-key"), "{e}");
     hub.shutdown().await;
 }
+
+/// An answer that quotes its prompt, so a test can tell which prompt produced which result.
+fn echo_script() -> Script {
+    Arc::new(|_, req: &Value| {
+        let prompt = req["messages"][0]["content"].as_str().unwrap_or_default();
+        sse(&[
+            chunk(json!({"role": "assistant", "content": "re: "}), None),
+            chunk(json!({"content": prompt.to_uppercase()}), None),
+            chunk(json!({}), Some("stop")),
+            usage(42),
+        ])
+    })
+}
+
+const LLM_FLOW: &str = r#"
+inputs:
+  company: {type: string}
+  topics: {type: array, default: [pricing, renewal]}
+steps:
+  - id: facts
+    call: m.create_entities
+    args: '{entities: [{name: .inputs.company, entityType: "company", observations: ["renews in May"]}]}'
+  - id: summary
+    llm: '"Summarise \(.inputs.company): \(.steps.facts.entities[0].observations | join("; "))"'
+    max_tokens: 200
+  - id: per_topic
+    foreach: '.inputs.topics'
+    concurrency: 2
+    llm: '"Topic \(.index): \(.item)"'
+  - id: note
+    call: m.add_observations
+    args: '{observations: [{entityName: .inputs.company, contents: [.steps.summary.text]}]}'
+output: '{summary: .steps.summary, topics: [.steps.per_topic[].text]}'
+"#;
+
+/// `llm` steps: the prompt the model receives is the rendered jq template, the answer flows
+/// into the next call and the output, a foreach of prompts keeps its order, and no tools are
+/// offered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn llm_steps_send_the_rendered_prompt_and_their_answer_flows_on() {
+    use sophia_host::workflow::Workflow;
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub(dir.path()).await;
+    let f = fake(echo_script()).await;
+    let mut wf = Workflow::parse(LLM_FLOW, "inline").unwrap();
+    wf.set_llm(Ok(llm(&f.url, KEY)));
+    let inputs = wf
+        .resolve_inputs(json!({"company": "Acme"}).as_object().unwrap())
+        .unwrap();
+    let plan = wf.plan(&inputs);
+    assert_eq!(plan["steps"][1]["model"], "test/model");
+    assert_eq!(plan["steps"][1]["max_tokens"], 200);
+    let report = wf.run(&hub, inputs).await.unwrap();
+
+    let requests = f.requests.lock().unwrap().clone();
+    assert_eq!(requests.len(), 3);
+    let (first, auth) = &requests[0];
+    assert_eq!(auth, &format!("Bearer {KEY}"));
+    assert_eq!(
+        first["messages"],
+        json!([{"role": "user", "content": "Summarise Acme: renews in May"}])
+    );
+    assert_eq!(first["max_tokens"], 200);
+    assert_eq!(first["model"], "test/model");
+    assert!(first.get("tools").is_none(), "an llm step offers no tools");
+    let mut topic_prompts: Vec<&str> = requests[1..]
+        .iter()
+        .map(|(r, _)| r["messages"][0]["content"].as_str().unwrap())
+        .collect();
+    topic_prompts.sort();
+    assert_eq!(topic_prompts, vec!["Topic 0: pricing", "Topic 1: renewal"]);
+    assert_eq!(requests[1].0["max_tokens"], 1024);
+
+    assert_eq!(
+        report.output["summary"],
+        json!({"text": "re: SUMMARISE ACME: RENEWS IN MAY", "model": "test/model",
+               "usage": {"prompt_tokens": 32, "completion_tokens": 10, "total_tokens": 42}})
+    );
+    assert_eq!(
+        report.output["topics"],
+        json!(["re: TOPIC 0: PRICING", "re: TOPIC 1: RENEWAL"])
+    );
+    // The answer reached the next tool call: it is stored in memory.
+    let r = hub
+        .call("m.open_nodes", json!({"names": ["Acme"]}))
+        .await
+        .unwrap();
+    assert_eq!(
+        r.structured_content.unwrap()["entities"][0]["observations"],
+        json!(["renews in May", "re: SUMMARISE ACME: RENEWS IN MAY"])
+    );
+    hub.shutdown().await;
+}
+
+/// With no model configured, a workflow with an `llm` step is refused before any call, naming
+/// the variables that configure one; a failing model stops the run at that step, or records the
+/// error and goes on with `on_error: continue`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn llm_steps_without_a_model_are_refused_and_model_errors_name_the_step() {
+    use sophia_host::workflow::{Workflow, WorkflowError};
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub(dir.path()).await;
+    let wf = Workflow::parse(LLM_FLOW, "inline").unwrap();
+    let inputs = wf
+        .resolve_inputs(json!({"company": "Acme"}).as_object().unwrap())
+        .unwrap();
+    let e = wf.run(&hub, inputs.clone()).await.unwrap_err();
+    assert!(matches!(e, WorkflowError::Invalid(_)), "{e}");
+    let e = e.to_string();
+    for var in [
+        "SOPHIA_LLM_BASE_URL",
+        "SOPHIA_LLM_API_KEY",
+        "OPENROUTER_API_KEY",
+        "SOPHIA_LLM_MODEL",
+    ] {
+        assert!(e.contains(var), "{var} not in {e}");
+    }
+    assert!(e.contains(r#"step "summary""#), "{e}");
+    let r = hub
+        .call("m.open_nodes", json!({"names": ["Acme"]}))
+        .await
+        .unwrap();
+    assert_eq!(
+        r.structured_content.unwrap()["entities"],
+        json!([]),
+        "the first step ran although the check failed"
+    );
+
+    // The model rejects the key: the run stops at the llm step, naming it and the model.
+    let f = fake(echo_script()).await;
+    let mut wf = Workflow::parse(LLM_FLOW, "inline").unwrap();
+    wf.set_llm(Ok(llm(&f.url, "sk-wrong-key")));
+    match wf.run(&hub, inputs.clone()).await.unwrap_err() {
+        WorkflowError::Step { step, tool, error } => {
+            assert_eq!(step, "summary");
+            assert_eq!(tool, "llm test/model");
+            assert!(error.contains("401"), "{error}");
+            assert!(!error.contains("sk-wrong-key"), "{error}");
+        }
+        other => panic!("{other}"),
+    }
+    assert_eq!(
+        f.requests.lock().unwrap().len(),
+        1,
+        "nothing after the failure"
+    );
+
+    // on_error: continue records the error and the run goes on.
+    let flow = r#"
+steps:
+  - id: summary
+    llm: '"hello"'
+    on_error: continue
+  - id: after
+    call: m.read_graph
+output: '{error: .steps.summary.error, after: (.steps.after.entities | length)}'
+"#;
+    let mut wf = Workflow::parse(flow, "inline").unwrap();
+    wf.set_llm(Ok(llm(&f.url, "sk-wrong-key")));
+    let report = wf.run(&hub, json!({})).await.unwrap();
+    assert!(
+        report.output["error"].as_str().unwrap().contains("401"),
+        "{}",
+        report.output
+    );
+    assert_eq!(
+        report.output["after"], 1,
+        "Acme from the failed run's first step"
+    );
+    hub.shutdown().await;
+}
+
+/// From the command line: the model comes from the environment; without one, `--dry-run`
+/// already names the variables; with one, the run answers through it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_takes_the_model_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("host.json");
+    std::fs::write(
+        &cfg,
+        json!({"mcpServers": {"m": {"command": memory_bin(), "env": {"SOPHIA_MEMORY_DB": dir.path().join("m.db"), "SOPHIA_EMBEDDER": "none"}}}})
+            .to_string(),
+    )
+    .unwrap();
+    let wf = dir.path().join("wf.yaml");
+    std::fs::write(
+        &wf,
+        "inputs: {who: {type: string}}\nsteps:\n  - id: hi\n    llm: '\"Greet \\(.inputs.who)\"'\noutput: .steps.hi.text\n",
+    )
+    .unwrap();
+    let f = fake(echo_script()).await;
+    let host = |env: &[(&str, &str)], extra: &[&str]| {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_sophia-host"));
+        cmd.arg("--config")
+            .arg(&cfg)
+            .args(["run", wf.to_str().unwrap(), "--input", "who=Ada"])
+            .args(extra);
+        for var in [
+            "SOPHIA_LLM_BASE_URL",
+            "SOPHIA_LLM_API_KEY",
+            "OPENROUTER_API_KEY",
+            "SOPHIA_LLM_MODEL",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd.envs(env.iter().copied());
+        cmd.output()
+    };
+    let out = host(&[], &["--dry-run"]).await.unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("SOPHIA_LLM_API_KEY") && stderr.contains("SOPHIA_LLM_BASE_URL"),
+        "{stderr}"
+    );
+    let env = [
+        ("SOPHIA_LLM_BASE_URL", f.url.as_str()),
+        ("SOPHIA_LLM_API_KEY", KEY),
+        ("SOPHIA_LLM_MODEL", "test/model"),
+    ];
+    let out = host(&env, &["--dry-run"]).await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["steps"][0]["llm"], "Greet Ada");
+    assert_eq!(plan["steps"][0]["model"], "test/model");
+    assert!(
+        f.requests.lock().unwrap().is_empty(),
+        "a dry run asked the model"
+    );
+    let out = host(&env, &[]).await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v, json!("re: GREET ADA"));
+}

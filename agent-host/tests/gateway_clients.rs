@@ -400,6 +400,32 @@ async fn each_client_sees_and_calls_only_its_tools() {
     assert_ne!(r.is_error, Some(true), "{r:?}");
     assert_eq!(s.served("note y"), 1);
 
+    // Resources follow the same globs: the writer sees and reads the memory graph; the reader,
+    // whose globs name only some tools, neither sees nor reads it.
+    let listed = writer.list_all_resources().await.unwrap();
+    let graph = listed
+        .iter()
+        .find(|r| r.uri == "memory://knowledge-graph")
+        .expect("the memory graph is offered");
+    assert!(graph.name.starts_with("sophia-memory__"), "{}", graph.name);
+    assert!(
+        writer
+            .read_resource(rmcp::model::ReadResourceRequestParams::new(
+                "memory://knowledge-graph"
+            ))
+            .await
+            .is_ok()
+    );
+    assert!(reader.list_all_resources().await.unwrap().is_empty());
+    assert!(
+        reader
+            .read_resource(rmcp::model::ReadResourceRequestParams::new(
+                "memory://knowledge-graph"
+            ))
+            .await
+            .is_err()
+    );
+
     // The shared SOPHIA_HTTP_TOKEN still works and sees everything; wrong or missing tokens
     // get 401 (and a client's token hash is not a token).
     let shared = s.client(SHARED).await;
