@@ -21,8 +21,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, stream};
-use rmcp::model::{CallToolRequestParams, CallToolResult};
 use rmcp::RoleClient;
+use rmcp::model::{CallToolRequestParams, CallToolResult};
 use rmcp::service::Peer;
 use serde_json::{Value, json};
 use sophia_host::config::HostConfig;
