@@ -24,8 +24,9 @@ use rmcp::{
     ErrorData, RoleServer, ServerHandler,
     model::{
         CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-        ListToolsResult, MetaObject, PaginatedRequestParams, ServerCapabilities, ServerConfig,
-        Tool, ToolAnnotations,
+        ListToolsResult, MetaObject, NumberOrString, PaginatedRequestParams,
+        ProgressNotificationParam, ProgressToken, ServerCapabilities, ServerConfig, Tool,
+        ToolAnnotations,
     },
     service::RequestContext,
 };
@@ -251,7 +252,19 @@ impl Gateway {
                     Ok(v) => v,
                     Err(e) => return tool_error(e.to_string()),
                 };
-                match w.run(&self.inner.hub, inputs).await {
+                // Each finished step is a progress notification, when the client asked.
+                let on_step = |done: usize, total: usize, id: &str| {
+                    if let Some(sink) = &progress {
+                        let update = ProgressNotificationParam::new(
+                            ProgressToken(NumberOrString::Number(0)),
+                            done as f64,
+                        )
+                        .with_total(total as f64)
+                        .with_message(format!("step {id} done"));
+                        let _ = sink.try_send(update);
+                    }
+                };
+                match w.run_reporting(&self.inner.hub, inputs, &on_step).await {
                     Ok(report) => {
                         let structured = match report.output {
                             v @ Value::Object(_) => v,

@@ -456,10 +456,22 @@ impl Workflow {
 
     /// Check, then run every step in order.
     pub async fn run(&self, hub: &Hub, inputs: Value) -> Result<RunReport, WorkflowError> {
+        self.run_reporting(hub, inputs, &|_, _, _| {}).await
+    }
+
+    /// [`Workflow::run`], calling `on_step(done, total, step_id)` after each step (run or
+    /// skipped by its `when`), e.g. to send progress notifications.
+    pub async fn run_reporting(
+        &self,
+        hub: &Hub,
+        inputs: Value,
+        on_step: &(dyn Fn(usize, usize, &str) + Sync),
+    ) -> Result<RunReport, WorkflowError> {
         self.check(hub, &inputs)?;
         let mut ctx = json!({"inputs": inputs, "steps": {}});
         let mut calls = 0;
-        for step in &self.steps {
+        let total = self.steps.len();
+        for (done, step) in self.steps.iter().enumerate() {
             let id = step.spec.id.clone();
             let tool = match &step.spec.call {
                 Some(c) => c.clone(),
@@ -477,6 +489,7 @@ impl Workflow {
                 let go = when.run_one(&ctx).map_err(|e| fail(format!("when: {e}")))?;
                 if !truthy(&go) {
                     ctx["steps"][&id] = Value::Null;
+                    on_step(done + 1, total, &id);
                     continue;
                 }
             }
@@ -525,6 +538,7 @@ impl Workflow {
                 }
             };
             ctx["steps"][&id] = result;
+            on_step(done + 1, total, &id);
         }
         let output = match &self.output {
             Some(q) => q.run_one(&ctx).map_err(WorkflowError::Output)?,

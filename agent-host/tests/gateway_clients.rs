@@ -154,8 +154,13 @@ async fn setup(extra: &[&str]) -> Setup {
         ),
     )
     .unwrap();
-    let workflows = dir.path().join("no-workflows");
+    let workflows = dir.path().join("workflows");
     std::fs::create_dir_all(&workflows).unwrap();
+    std::fs::write(
+        workflows.join("two_steps.yaml"),
+        "name: two_steps\ndescription: Two reads.\nsteps:\n  - id: a\n    call: flaky.pid\n  - id: b\n    call: flaky.echo\n    args: '{text: \"wf\"}'\noutput: '{pid: .steps.a.pid, text: .steps.b.text}'\n",
+    )
+    .unwrap();
     let audit = dir.path().join("audit.jsonl");
     let mut args: Vec<&str> = vec![
         "--clients",
@@ -585,6 +590,17 @@ async fn progress_passes_through_and_a_backend_restart_keeps_the_session() {
     assert!(
         seen >= 3,
         "only {seen} progress notifications reached the client"
+    );
+    // A workflow reports each finished step.
+    progress.store(0, Ordering::SeqCst);
+    let r = call(&writer, "workflow__two_steps", json!({})).await;
+    assert_ne!(r.is_error, Some(true), "{r:?}");
+    assert_eq!(r.structured_content.unwrap()["text"], "wf");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        progress.load(Ordering::SeqCst),
+        2,
+        "one notification per step"
     );
 
     let before = call(&writer, "flaky__pid", json!({}))
