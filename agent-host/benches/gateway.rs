@@ -90,7 +90,39 @@ struct Sample {
     calls_per_s: f64,
     p50_us: f64,
     p99_us: f64,
+    /// CPU time (user + system) the serving processes spent per timed call: the server, or the
+    /// gateway plus the server behind it.
+    cpu_us: f64,
 }
+
+/// utime + stime of `pid` and its direct children, in clock ticks (Linux `/proc`).
+fn cpu_ticks(pid: u32) -> u64 {
+    let fields = |stat: &str| -> Option<(u32, u64)> {
+        let close = stat.rfind(')')?;
+        let f: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        // After the name: state ppid ... utime (14th field) stime (15th).
+        Some((
+            f.get(1)?.parse().ok()?,
+            f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?,
+        ))
+    };
+    let mut total = 0;
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(this) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        if let Some((ppid, ticks)) = fields(&stat)
+            && (this == pid || ppid == pid)
+        {
+            total += ticks;
+        }
+    }
+    total
+}
+
+/// Clock ticks per second (`getconf CLK_TCK`; 100 on Linux).
+const TICKS_PER_S: f64 = 100.0;
 
 fn args(v: Value) -> Map<String, Value> {
     match v {
@@ -184,7 +216,9 @@ async fn measure(target: &Target, concurrency: usize, per_client: usize, warmup:
             (lat, done)
         }));
     }
+    let pid = target.server.child.id().expect("the server is running");
     barrier.wait().await;
+    let cpu_before = cpu_ticks(pid);
     let start = Instant::now();
     let mut all = Vec::with_capacity(concurrency * per_client);
     let mut end = start;
@@ -193,8 +227,10 @@ async fn measure(target: &Target, concurrency: usize, per_client: usize, warmup:
         all.extend(lat);
         end = end.max(done);
     }
+    let cpu = (cpu_ticks(pid) - cpu_before) as f64 / TICKS_PER_S;
     all.sort();
     Sample {
+        cpu_us: cpu * 1e6 / all.len() as f64,
         calls_per_s: all.len() as f64 / (end - start).as_secs_f64(),
         p50_us: us(pct(&all, 0.50)),
         p99_us: us(pct(&all, 0.99)),
@@ -278,12 +314,13 @@ async fn run() {
                 let ti = (k + round) % targets.len();
                 let s = measure(&targets[ti], c, per_client, warmup).await;
                 eprintln!(
-                    "round {} c={c:>2} {:<16} {:>8.0} calls/s  p50 {:>7.0} µs  p99 {:>7.0} µs  (load {})",
+                    "round {} c={c:>2} {:<16} {:>8.0} calls/s  p50 {:>7.0} µs  p99 {:>7.0} µs  cpu {:>4.0} µs/call  (load {})",
                     round + 1,
                     targets[ti].label,
                     s.calls_per_s,
                     s.p50_us,
                     s.p99_us,
+                    s.cpu_us,
                     load()
                 );
                 results[ti][li].push(s);
@@ -329,19 +366,33 @@ async fn run() {
         "\nCalls per level and round: {total} (at least 50 per client), after {warmup} warm-up calls per client. Load average (1/5/15 min): {load_start} at the start, {load_end} at the end. Took {:.0} s.",
         took.as_secs_f64()
     );
-    println!("\nPer round (calls/s, p50, p99):\n");
-    println!("| clients | target | round | calls/s | p50 | p99 |");
-    println!("|---:|---|---:|---:|---:|---:|");
+    println!(
+        "\nServer-side CPU per call (user + system time of the server, or of the gateway and the server behind it, over the timed calls; median of rounds):\n"
+    );
+    println!("| clients | direct | gateway | gateway, cached |");
+    println!("|---:|---:|---:|---:|");
+    for (li, &c) in levels.iter().enumerate() {
+        println!(
+            "| {c} | {:.0} µs | {:.0} µs | {:.0} µs |",
+            med(0, li, |s| s.cpu_us),
+            med(1, li, |s| s.cpu_us),
+            med(2, li, |s| s.cpu_us)
+        );
+    }
+    println!("\nPer round (calls/s, p50, p99, server-side CPU per call):\n");
+    println!("| clients | target | round | calls/s | p50 | p99 | CPU/call |");
+    println!("|---:|---|---:|---:|---:|---:|---:|");
     for (li, &c) in levels.iter().enumerate() {
         for (ti, t) in targets.iter().enumerate() {
             for (r, s) in results[ti][li].iter().enumerate() {
                 println!(
-                    "| {c} | {} | {} | {:.0} | {:.0} µs | {:.0} µs |",
+                    "| {c} | {} | {} | {:.0} | {:.0} µs | {:.0} µs | {:.0} µs |",
                     t.label,
                     r + 1,
                     s.calls_per_s,
                     s.p50_us,
-                    s.p99_us
+                    s.p99_us,
+                    s.cpu_us
                 );
             }
         }
