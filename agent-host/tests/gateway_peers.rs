@@ -10,8 +10,9 @@
 //! `json-schema-2020-12`, `elicitation-*` and `server-sse-polling` call fixture tools
 //! (`test_simple_text`, `test_reconnection`, ...) that only the suite's reference server has;
 //! `logging-set-level` and `completion-complete` test optional capabilities the gateway does not
-//! declare; `resources-*` and `prompts-*` need the gateway to serve resources and prompts, which
-//! it does not do yet (add them here when it does).
+//! declare; `resources-subscribe`/`-unsubscribe` test subscriptions the gateway does not offer,
+//! and the `prompts-*` and resource-reading scenarios read fixture prompts and resources
+//! (`test://…`) of the suite's own server. `resources-list` runs.
 //!
 //! The peers are installed and run by `mcp_core::testing` (`.ci/install-peers.sh`, pinned in
 //! `.ci/peers/`); SOPHIA_SKIP_PEERS=1 skips these tests explicitly.
@@ -360,4 +361,11 @@ async fn inspector_cli_over_legacy_sse() -> Result<(), TestError> {
         json!({"entities": [created], "relations": []})
     );
     Ok(())
+}
+
+// Resources are served too now (the memory graph, named sophia-memory__…); the scenarios that
+// list and read resources apply. Subscriptions are not offered by the gateway.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_resources_list() -> Result<(), TestError> {
+    conformance("resources-list").await
 }
