@@ -644,6 +644,28 @@ impl Inspector {
         }
         Ok(out["result"].clone())
     }
+
+    /// A call that must fail as a tool error: exit code 5, `isError: true`, and `message` as its
+    /// text.
+    pub async fn call_err(
+        &self,
+        target: &[&str],
+        tool: &str,
+        args: &Value,
+        message: &str,
+    ) -> Result<(), TestError> {
+        let run = self.call(target, tool, args).await?;
+        if run.code != Some(5) {
+            return Err(format!("a failing tool should exit 5: {}", run.report()).into());
+        }
+        let out = run.json()?;
+        if out["result"]["isError"] != json!(true)
+            || out["result"]["content"][0]["text"] != json!(message)
+        {
+            return Err(format!("expected the tool error {message:?}: {}", run.report()).into());
+        }
+        Ok(())
+    }
 }
 
 /// The Python SDK check script (`py_client_check.py`, see its docstring for the command line):
