@@ -660,3 +660,44 @@ fn the_parser_catches_malformed_exposition_text() {
         );
     }
 }
+
+/// A client that cancels its call: the cancellation goes through the gateway to the backend,
+/// which stops the work (the flaky server logs `cancelled`), and the audit log says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_call_is_cancelled_on_the_backend() {
+    let s = setup(&[]).await;
+    let writer = s.client(WRITER).await;
+    let request = rmcp::model::ClientRequest::CallToolRequest(rmcp::model::CallToolRequest::new(
+        CallToolRequestParams::new("flaky__slow").with_arguments(
+            json!({"ms": 20000, "progress_ms": 0})
+                .as_object()
+                .unwrap()
+                .clone(),
+        ),
+    ));
+    let handle = writer
+        .send_request_with_option(request, rmcp::service::PeerRequestOptions::no_options())
+        .await
+        .unwrap();
+    // Let the call reach the backend before cancelling it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    handle.cancel(Some("test".into())).await.unwrap();
+    let mut cancelled = false;
+    for _ in 0..100 {
+        if s.served("cancelled") == 1 {
+            cancelled = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(cancelled, "the backend never saw the cancellation");
+    assert_eq!(s.served("finished"), 0);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let audit = audit_lines(&s);
+    assert!(
+        audit
+            .iter()
+            .any(|l| l["tool"] == "flaky__slow" && l["outcome"] == "cancelled"),
+        "{audit:?}"
+    );
+}
