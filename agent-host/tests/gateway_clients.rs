@@ -139,14 +139,14 @@ async fn setup(extra: &[&str]) -> Setup {
     tools: ['flaky__echo', 'flaky__pid', 'flaky__note', 'sophia-memory__search_nodes', 'sophia-memory__read_graph']
     read_only: true
     tool_limits:
-      'flaky__echo': 3/2s
+      'flaky__echo': 3/6s
   - name: writer
     token_sha256: {}
     tools: ['*']
   - name: tiny
     token_sha256: {}
     tools: ['flaky__pid']
-    rate_limit: 4/2s
+    rate_limit: 4/8s
 ",
             hex(&token_hash(READER)),
             hex(&token_hash(WRITER)),
@@ -465,7 +465,8 @@ async fn each_client_sees_and_calls_only_its_tools() {
 async fn rate_limits_refuse_the_next_call_and_recover() {
     let s = setup(&[]).await;
     let reader = s.client(READER).await;
-    // Per tool: 3 per 2 s, so the fourth call in a row is a tool error saying when to retry.
+    // Per tool: 3 per 6 s (a token back every 2 s, so a slow machine cannot refill one inside the
+    // burst): the fourth call in a row is a tool error saying when to retry.
     for i in 0..3 {
         let r = call(&reader, "flaky__echo", json!({"text": format!("r{i}")})).await;
         assert_ne!(r.is_error, Some(true), "{r:?}");
@@ -478,13 +479,13 @@ async fn rate_limits_refuse_the_next_call_and_recover() {
     // Other tools are not limited.
     let r = call(&reader, "flaky__pid", json!({})).await;
     assert_ne!(r.is_error, Some(true));
-    // One token comes back every 2/3 s.
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // One token comes back after 2 s.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
     let r = call(&reader, "flaky__echo", json!({"text": "r4"})).await;
     assert_ne!(r.is_error, Some(true), "{r:?}");
     assert_eq!(s.served("echo r4"), 1);
 
-    // The whole client: 4 requests per 2 s, then HTTP 429 with Retry-After.
+    // The whole client: 4 requests per 8 s, then HTTP 429 with Retry-After (a token every 2 s).
     for _ in 0..4 {
         assert_eq!(s.raw_post(Some(TINY)).await.0, 200);
     }
@@ -494,7 +495,7 @@ async fn rate_limits_refuse_the_next_call_and_recover() {
     assert!((1..=2).contains(&retry), "{retry}");
     // Other clients are not affected.
     assert_eq!(s.raw_post(Some(WRITER)).await.0, 200);
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_eq!(s.raw_post(Some(TINY)).await.0, 200);
 
     let m = parse_prometheus(&s.metrics(WRITER).await);
@@ -530,7 +531,7 @@ fn cache_info(r: &CallToolResult) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cached_calls_do_not_reach_the_server_and_expire() {
-    let s = setup(&["--cache-ttl", "60", "--cache-ttl-for", "flaky__echo=1.5"]).await;
+    let s = setup(&["--cache-ttl", "60", "--cache-ttl-for", "flaky__echo=3"]).await;
     let writer = s.client(WRITER).await;
     let reader = s.client(READER).await;
     let first = call(&writer, "flaky__echo", json!({"text": "a"})).await;
@@ -556,7 +557,7 @@ async fn cached_calls_do_not_reach_the_server_and_expire() {
     }
     assert_eq!(s.served("note n"), 2);
     // After the TTL the server is asked again.
-    tokio::time::sleep(Duration::from_millis(1700)).await;
+    tokio::time::sleep(Duration::from_millis(3200)).await;
     let r = call(&writer, "flaky__echo", json!({"text": "a"})).await;
     assert_eq!(cache_info(&r)["hit"], false);
     assert_eq!(s.served("echo a"), 3);
@@ -669,7 +670,7 @@ async fn a_cancelled_call_is_cancelled_on_the_backend() {
     let writer = s.client(WRITER).await;
     let request = rmcp::model::ClientRequest::CallToolRequest(rmcp::model::CallToolRequest::new(
         CallToolRequestParams::new("flaky__slow").with_arguments(
-            json!({"ms": 20000, "progress_ms": 0})
+            json!({"ms": 20000, "progress_ms": 100})
                 .as_object()
                 .unwrap()
                 .clone(),
@@ -679,8 +680,18 @@ async fn a_cancelled_call_is_cancelled_on_the_backend() {
         .send_request_with_option(request, rmcp::service::PeerRequestOptions::no_options())
         .await
         .unwrap();
-    // Let the call reach the backend before cancelling it.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Cancel once the backend is working on it (its first progress notification arrived).
+    let progress = writer.service().0.clone();
+    for _ in 0..200 {
+        if progress.load(Ordering::SeqCst) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        progress.load(Ordering::SeqCst) > 0,
+        "the call never started"
+    );
     handle.cancel(Some("test".into())).await.unwrap();
     let mut cancelled = false;
     for _ in 0..100 {
