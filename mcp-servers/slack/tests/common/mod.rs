@@ -697,7 +697,6 @@ async fn handle(
     respond(StatusCode::OK, body)
 }
 
-/// A retry policy fast enough for tests (Retry-After is capped at 50 ms).
 /// The UTC day (YYYY-MM-DD) of a Slack `ts` ("1714500000.000100").
 fn utc_day(ts: &str) -> String {
     let secs: i64 = ts
@@ -705,19 +704,10 @@ fn utc_day(ts: &str) -> String {
         .next()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-    let z = secs.div_euclid(86_400) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    mcp_core::time::iso_from_unix(secs)[..10].to_string()
 }
 
+/// A retry policy fast enough for tests (Retry-After is capped at 50 ms).
 pub fn fast_retry() -> RetryPolicy {
     RetryPolicy {
         max_attempts: 4,
