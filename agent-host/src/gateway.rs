@@ -382,6 +382,8 @@ impl ServerHandler for Gateway {
             Err(e @ HostError::UnknownResource(_)) => {
                 Err(ErrorData::invalid_params(e.to_string(), None))
             }
+            // The server's own error (code and message) passes through.
+            Err(HostError::Server { error, .. }) => Err(error),
             Err(e) => Err(ErrorData::internal_error(e.to_string(), None)),
         }
     }
@@ -436,6 +438,7 @@ impl ServerHandler for Gateway {
             Err(e @ HostError::UnknownPrompt(_)) => {
                 Err(ErrorData::invalid_params(e.to_string(), None))
             }
+            Err(HostError::Server { error, .. }) => Err(error),
             Err(e) => Err(ErrorData::internal_error(e.to_string(), None)),
         }
     }

@@ -192,6 +192,12 @@ pub enum HostError {
     UnknownPrompt(String),
     #[error("{what} failed: {reason}")]
     Request { what: String, reason: String },
+    /// The server answered with a JSON-RPC error (kept whole, so the gateway passes it on).
+    #[error("{what} failed: {}", .error.message)]
+    Server {
+        what: String,
+        error: rmcp::ErrorData,
+    },
 }
 
 /// The connected servers.
@@ -404,6 +410,7 @@ impl Hub {
             .read_resource(ReadResourceRequestParams::new(uri));
         match tokio::time::timeout(timeout, read).await {
             Ok(Ok(r)) => Ok(r),
+            Ok(Err(ServiceError::McpError(error))) => Err(HostError::Server { what, error }),
             Ok(Err(e)) => Err(HostError::Request {
                 what,
                 reason: e.to_string(),
@@ -436,6 +443,7 @@ impl Hub {
         let what = format!("prompt {name}");
         match tokio::time::timeout(timeout, client.peer().get_prompt(params)).await {
             Ok(Ok(r)) => Ok(r),
+            Ok(Err(ServiceError::McpError(error))) => Err(HostError::Server { what, error }),
             Ok(Err(e)) => Err(HostError::Request {
                 what,
                 reason: e.to_string(),

@@ -171,6 +171,23 @@ async fn resources_and_prompts_are_namespaced_and_routed() {
         serde_json::to_value(&got.messages).unwrap()[0]["content"]["text"],
         "Write a neutral brief on Globex."
     );
+    // The server's own error reaches the client with its code and message, not as an internal
+    // error of the gateway.
+    let e = client
+        .get_prompt(GetPromptRequestParams::new("notes__account_brief"))
+        .await
+        .unwrap_err();
+    match e {
+        rmcp::ServiceError::McpError(data) => {
+            assert_eq!(
+                data.code,
+                rmcp::model::ErrorCode::INVALID_PARAMS,
+                "{data:?}"
+            );
+            assert_eq!(data.message, "company is required");
+        }
+        other => panic!("not the server's error: {other:?}"),
+    }
     client.cancel().await.unwrap();
 }
 
