@@ -130,6 +130,92 @@ impl HttpChild {
     }
 }
 
+/// A server process spoken to with raw newline-delimited JSON-RPC over stdio, for what an rmcp
+/// client would hide: every stdout line must be a JSON-RPC 2.0 message, requests can be sent
+/// without waiting, and the process can be killed mid-call (`child`).
+pub struct RawStdio {
+    pub child: tokio::process::Child,
+    stdin: tokio::process::ChildStdin,
+    lines: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    next_id: i64,
+}
+
+impl RawStdio {
+    /// Start `cmd` (stdin/stdout piped, stderr discarded, killed on drop) and initialize it.
+    pub async fn spawn(mut cmd: tokio::process::Command) -> Result<Self, TestError> {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()?;
+        let stdin = child.stdin.take().ok_or("no stdin")?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let mut me = Self {
+            child,
+            stdin,
+            lines: BufReader::new(stdout).lines(),
+            next_id: 0,
+        };
+        let init = me
+            .request(
+                "initialize",
+                json!({"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}),
+            )
+            .await?;
+        if init.get("result").is_none() {
+            return Err(format!("initialize failed: {init}").into());
+        }
+        me.send(&json!({"jsonrpc":"2.0","method":"notifications/initialized"}))
+            .await?;
+        Ok(me)
+    }
+
+    /// Write one message as a line.
+    pub async fn send(&mut self, msg: &Value) -> Result<(), TestError> {
+        use tokio::io::AsyncWriteExt;
+        let mut line = msg.to_string();
+        line.push('\n');
+        self.stdin.write_all(line.as_bytes()).await?;
+        self.stdin.flush().await?;
+        Ok(())
+    }
+
+    /// Send a request without waiting; returns its id.
+    pub async fn send_request(&mut self, method: &str, params: Value) -> Result<i64, TestError> {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.send(&json!({"jsonrpc":"2.0","id":id,"method":method,"params":params}))
+            .await?;
+        Ok(id)
+    }
+
+    /// The next stdout line, which must be a JSON-RPC 2.0 message.
+    pub async fn recv(&mut self) -> Result<Value, TestError> {
+        let line = tokio::time::timeout(Duration::from_secs(30), self.lines.next_line())
+            .await
+            .map_err(|_| "no reply within 30s")??
+            .ok_or("stdout closed")?;
+        let v: Value = serde_json::from_str(&line)
+            .map_err(|e| format!("stdout line is not JSON ({e}): {line}"))?;
+        if v["jsonrpc"] != "2.0" {
+            return Err(format!("stdout line is not JSON-RPC 2.0: {line}").into());
+        }
+        Ok(v)
+    }
+
+    /// Send a request and wait for its response (notifications in between are skipped).
+    pub async fn request(&mut self, method: &str, params: Value) -> Result<Value, TestError> {
+        let id = self.send_request(method, params).await?;
+        loop {
+            let v = self.recv().await?;
+            if v.get("id") == Some(&json!(id)) {
+                return Ok(v);
+            }
+        }
+    }
+}
+
 /// A minimal client of the legacy 2024-11-05 HTTP+SSE transport.
 pub struct SseClient {
     http: reqwest::Client,

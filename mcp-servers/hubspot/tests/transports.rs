@@ -5,13 +5,11 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use common::*;
-use mcp_core::testing::{HttpChild, SseClient, spawn_stdio};
+use mcp_core::testing::{HttpChild, RawStdio, SseClient, spawn_stdio};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 fn env(fake: &Fake) -> Vec<(&'static str, String)> {
     vec![
@@ -101,69 +99,11 @@ async fn legacy_sse_with_a_2024_11_05_client() {
     assert_eq!(r["result"]["structuredContent"]["items"][0]["id"], "101");
 }
 
-/// A server process spoken to with raw newline-delimited JSON-RPC over stdio.
-struct RawStdio {
-    _child: tokio::process::Child,
-    stdin: tokio::process::ChildStdin,
-    lines: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
-    next_id: i64,
-}
-
-impl RawStdio {
-    async fn spawn(env: &[(&str, &str)]) -> Self {
-        let mut child = tokio::process::Command::new(bin())
-            .envs(env.iter().copied())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut p = Self {
-            _child: child,
-            stdin,
-            lines,
-            next_id: 0,
-        };
-        p.request(
-            "initialize",
-            json!({"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}),
-        )
-        .await;
-        p.send(json!({"jsonrpc":"2.0","method":"notifications/initialized"}))
-            .await;
-        p
-    }
-
-    async fn send(&mut self, v: Value) {
-        let mut line = v.to_string();
-        line.push('\n');
-        self.stdin.write_all(line.as_bytes()).await.unwrap();
-        self.stdin.flush().await.unwrap();
-    }
-
-    /// Every stdout line must be a JSON-RPC message.
-    async fn request(&mut self, method: &str, params: Value) -> Value {
-        self.next_id += 1;
-        let id = self.next_id;
-        self.send(json!({"jsonrpc":"2.0","id":id,"method":method,"params":params}))
-            .await;
-        loop {
-            let line = tokio::time::timeout(Duration::from_secs(20), self.lines.next_line())
-                .await
-                .expect("answer within 20s")
-                .unwrap()
-                .expect("stdout open");
-            let v: Value = serde_json::from_str(&line)
-                .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
-            assert_eq!(v["jsonrpc"], "2.0", "{line}");
-            if v["id"] == json!(id) {
-                return v;
-            }
-        }
-    }
+/// This server over raw stdio (stdout must carry only JSON-RPC).
+async fn raw_stdio(env: &[(&str, &str)]) -> RawStdio {
+    let mut cmd = tokio::process::Command::new(bin());
+    cmd.envs(env.iter().copied());
+    RawStdio::spawn(cmd).await.unwrap()
 }
 
 #[tokio::test]
@@ -172,33 +112,37 @@ async fn stdout_carries_only_json_rpc() {
     let mut e = env(&fake);
     e.retain(|(k, _)| *k != "SOPHIA_LOG");
     e.push(("SOPHIA_LOG", "trace".into()));
-    let mut p = RawStdio::spawn(&env_refs(&e)).await;
+    let mut p = raw_stdio(&env_refs(&e)).await;
     let r = p
         .request(
             "tools/call",
             json!({"name":"object_get","arguments":{"object_type":"deals","id":"1001"}}),
         )
-        .await;
+        .await
+        .unwrap();
     assert_eq!(r["result"]["structuredContent"]["object"]["id"], "1001");
     let failed = p
         .request(
             "tools/call",
             json!({"name":"object_get","arguments":{"object_type":"contacts","id":"999"}}),
         )
-        .await;
+        .await
+        .unwrap();
     assert_eq!(failed["result"]["isError"], true);
     let bad = p
         .request(
             "tools/call",
             json!({"name":"object_get","arguments":{"object_type": 5}}),
         )
-        .await;
+        .await
+        .unwrap();
     assert!(bad.get("error").is_some() || bad["result"]["isError"] == true);
     let unknown = p
         .request("tools/call", json!({"name":"nope","arguments":{}}))
-        .await;
+        .await
+        .unwrap();
     assert!(unknown.get("error").is_some());
-    p.request("ping", json!({})).await;
+    p.request("ping", json!({})).await.unwrap();
 
     let out = std::process::Command::new(bin())
         .arg("--print-tools")

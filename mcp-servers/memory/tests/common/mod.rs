@@ -70,86 +70,58 @@ pub fn bin() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_BIN_EXE_sophia-memory"))
 }
 
-/// A server process spoken to with raw newline-delimited JSON-RPC over stdio.
-pub struct RawStdio {
-    pub child: tokio::process::Child,
-    stdin: tokio::process::ChildStdin,
-    lines: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
-    next_id: i64,
+/// sophia-memory spoken to with raw newline-delimited JSON-RPC over stdio
+/// (`mcp_core::testing::RawStdio` with this server's environment; failures panic).
+pub struct RawStdio(pub mcp_core::testing::RawStdio);
+
+impl std::ops::Deref for RawStdio {
+    type Target = mcp_core::testing::RawStdio;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for RawStdio {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
 }
 
 impl RawStdio {
     pub async fn spawn(db: &std::path::Path, extra_env: &[(&str, &str)]) -> Self {
-        use tokio::io::AsyncBufReadExt;
-        let mut child = tokio::process::Command::new(bin())
-            .env("SOPHIA_MEMORY_DB", db)
+        let mut cmd = tokio::process::Command::new(bin());
+        cmd.env("SOPHIA_MEMORY_DB", db)
             .env("SOPHIA_MEMORY_SYNC", "normal")
             // No model download in tests (no network beyond 127.0.0.1); tests that need vectors
             // pass SOPHIA_EMBEDDER=hash.
             .env("SOPHIA_EMBEDDER", "none")
-            .envs(extra_env.iter().copied())
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn sophia-memory");
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut me = Self {
-            child,
-            stdin,
-            lines: tokio::io::BufReader::new(stdout).lines(),
-            next_id: 0,
-        };
-        let init = me
-            .request(
-                "initialize",
-                serde_json::json!({"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}),
-            )
-            .await;
-        assert!(init.get("result").is_some(), "{init}");
-        me.send(&serde_json::json!({"jsonrpc":"2.0","method":"notifications/initialized"}))
-            .await;
-        me
+            .envs(extra_env.iter().copied());
+        Self(
+            mcp_core::testing::RawStdio::spawn(cmd)
+                .await
+                .expect("spawn and initialize sophia-memory"),
+        )
     }
 
     pub async fn send(&mut self, msg: &Value) {
-        use tokio::io::AsyncWriteExt;
-        let mut line = msg.to_string();
-        line.push('\n');
-        self.stdin.write_all(line.as_bytes()).await.expect("write");
-        self.stdin.flush().await.expect("flush");
+        self.0.send(msg).await.expect("write");
     }
 
     /// Send a request without waiting; returns its id.
     pub async fn send_request(&mut self, method: &str, params: Value) -> i64 {
-        self.next_id += 1;
-        let id = self.next_id;
-        self.send(&serde_json::json!({"jsonrpc":"2.0","id":id,"method":method,"params":params}))
-            .await;
-        id
+        self.0.send_request(method, params).await.expect("write")
     }
 
     /// Next line from stdout, parsed.
     pub async fn recv(&mut self) -> Value {
-        let line = tokio::time::timeout(std::time::Duration::from_secs(30), self.lines.next_line())
-            .await
-            .expect("no reply within 30s")
-            .expect("read")
-            .expect("stdout closed");
-        serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"))
+        self.0.recv().await.unwrap_or_else(|e| panic!("{e}"))
     }
 
     pub async fn request(&mut self, method: &str, params: Value) -> Value {
-        let id = self.send_request(method, params).await;
-        loop {
-            let v = self.recv().await;
-            if v.get("id") == Some(&serde_json::json!(id)) {
-                return v;
-            }
-        }
+        self.0
+            .request(method, params)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     pub async fn tool(&mut self, name: &str, args: Value) -> Value {
