@@ -192,9 +192,14 @@ impl RawStdio {
 
     /// The next stdout line, which must be a JSON-RPC 2.0 message.
     pub async fn recv(&mut self) -> Result<Value, TestError> {
-        let line = tokio::time::timeout(Duration::from_secs(30), self.lines.next_line())
+        self.recv_within(Duration::from_secs(30)).await
+    }
+
+    /// [`RawStdio::recv`] with its own time limit.
+    pub async fn recv_within(&mut self, limit: Duration) -> Result<Value, TestError> {
+        let line = tokio::time::timeout(limit, self.lines.next_line())
             .await
-            .map_err(|_| "no reply within 30s")??
+            .map_err(|_| format!("no reply within {limit:?}"))??
             .ok_or("stdout closed")?;
         let v: Value = serde_json::from_str(&line)
             .map_err(|e| format!("stdout line is not JSON ({e}): {line}"))?;
@@ -202,6 +207,22 @@ impl RawStdio {
             return Err(format!("stdout line is not JSON-RPC 2.0: {line}").into());
         }
         Ok(v)
+    }
+
+    /// Collect the responses to `count` pipelined requests, by id (each reply within `limit`).
+    pub async fn replies(
+        &mut self,
+        count: usize,
+        limit: Duration,
+    ) -> Result<std::collections::HashMap<i64, Value>, TestError> {
+        let mut replies = std::collections::HashMap::new();
+        while replies.len() < count {
+            let v = self.recv_within(limit).await?;
+            if let Some(id) = v.get("id").and_then(Value::as_i64) {
+                replies.insert(id, v);
+            }
+        }
+        Ok(replies)
     }
 
     /// Send a request and wait for its response (notifications in between are skipped).

@@ -5,14 +5,12 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use common::*;
-use mcp_core::testing::{HttpChild, SseClient, spawn_stdio};
+use mcp_core::testing::{HttpChild, RawStdio, SseClient, spawn_stdio};
 use rmcp::model::CallToolRequestParams;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 fn args(v: Value) -> serde_json::Map<String, Value> {
     v.as_object().cloned().unwrap_or_default()
@@ -145,21 +143,12 @@ async fn legacy_sse_with_a_2024_11_05_client() {
 #[tokio::test]
 async fn stdout_carries_only_json_rpc_and_startup_never_waits_on_slack() {
     // Slack unreachable (a closed port): the server still starts and lists tools at once.
-    let mut child = tokio::process::Command::new(bin())
-        .env("SLACK_API_BASE_URL", "http://127.0.0.1:9/api")
+    let mut cmd = tokio::process::Command::new(bin());
+    cmd.env("SLACK_API_BASE_URL", "http://127.0.0.1:9/api")
         .env("SLACK_BOT_TOKEN", BOT)
-        .env("SOPHIA_LOG", "trace")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        .env("SOPHIA_LOG", "trace");
+    let mut p = RawStdio::spawn(cmd).await.unwrap();
     let messages = [
-        json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}),
-        json!({"jsonrpc":"2.0","method":"notifications/initialized"}),
         json!({"jsonrpc":"2.0","id":2,"method":"tools/list","params":{}}),
         json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"user_list","arguments":{}}}),
         json!({"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"channel_history","arguments":{"channel":5}}}),
@@ -167,23 +156,9 @@ async fn stdout_carries_only_json_rpc_and_startup_never_waits_on_slack() {
         json!({"jsonrpc":"2.0","id":6,"method":"ping"}),
     ];
     for m in &messages {
-        stdin.write_all(format!("{m}\n").as_bytes()).await.unwrap();
+        p.send(m).await.unwrap();
     }
-    stdin.flush().await.unwrap();
-    let mut replies = std::collections::HashMap::new();
-    while replies.len() < 6 {
-        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
-            .await
-            .expect("a reply within 60s")
-            .unwrap()
-            .expect("stdout open");
-        let v: Value = serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
-        assert_eq!(v["jsonrpc"], "2.0", "{line}");
-        if let Some(id) = v.get("id").and_then(Value::as_i64) {
-            replies.insert(id, v);
-        }
-    }
+    let replies = p.replies(5, Duration::from_secs(60)).await.unwrap();
     assert_eq!(
         replies[&2]["result"]["tools"].as_array().map(Vec::len),
         Some(8)
@@ -199,7 +174,7 @@ async fn stdout_carries_only_json_rpc_and_startup_never_waits_on_slack() {
     assert!(replies[&4].get("error").is_some() || replies[&4]["result"]["isError"] == true);
     assert!(replies[&5].get("error").is_some());
     assert!(replies[&6].get("result").is_some());
-    drop(stdin);
+    drop(p);
 
     // --print-tools: one JSON document on stdout even with trace logging.
     let out = std::process::Command::new(bin())
